@@ -1,0 +1,197 @@
+package upstream
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// State says how fresh a cluster's set is.
+type State int
+
+const (
+	// NeverSynced: no set has been learned yet.
+	NeverSynced State = iota
+	// Synced: the set is what the registry last reported.
+	Synced
+	// Stale: the registry is failing; the last good set is kept.
+	Stale
+)
+
+// String returns the state's name as shown on the status page and in logs.
+func (s State) String() string {
+	switch s {
+	case Synced:
+		return "synced"
+	case Stale:
+		return "stale"
+	default:
+		return "never_synced"
+	}
+}
+
+// Snapshot is the set a Guard currently serves, with its freshness.
+type Snapshot struct {
+	Cluster   string
+	Endpoints []Endpoint
+	State     State
+	// LastSync is when a registry last reported a set (zero if never).
+	LastSync time.Time
+	// LastErr is the latest registry error while Stale.
+	LastErr error
+}
+
+// Guard sits between a Source and its subscribers. It applies every set a
+// healthy Source reports, removals included, and on an error keeps the
+// last good set and only marks it stale. Safe for concurrent use.
+type Guard struct {
+	cluster string
+	src     Source
+	log     *slog.Logger
+	now     func() time.Time
+
+	// pubMu orders deliveries: it is held from a change until every
+	// subscriber has seen it, so no subscriber sees sets out of order.
+	pubMu  sync.Mutex
+	mu     sync.Mutex
+	snap   Snapshot
+	subs   map[int]func(Snapshot)
+	nextID int
+	ready  chan struct{}
+}
+
+// NewGuard returns a Guard for the named cluster's Source.
+func NewGuard(cluster string, src Source, log *slog.Logger) *Guard {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Guard{
+		cluster: cluster,
+		src:     src,
+		log:     log.With("cluster", cluster),
+		now:     time.Now,
+		snap:    Snapshot{Cluster: cluster},
+		subs:    map[int]func(Snapshot){},
+		ready:   make(chan struct{}),
+	}
+}
+
+// Run drives the Source until ctx is done.
+func (g *Guard) Run(ctx context.Context) {
+	g.src.Run(ctx, g.apply)
+}
+
+// Seed installs a set learned elsewhere (a saved warm-start set) as Stale,
+// unless the Source has already reported one.
+func (g *Guard) Seed(eps []Endpoint) {
+	g.pubMu.Lock()
+	defer g.pubMu.Unlock()
+	g.mu.Lock()
+	if g.snap.State != NeverSynced {
+		g.mu.Unlock()
+		return
+	}
+	g.snap.Endpoints = Normalize(eps)
+	g.snap.State = Stale
+	g.log.Info("serving saved set until the registry answers", "endpoints", len(eps))
+	g.publishLocked()
+}
+
+func (g *Guard) apply(u Update) {
+	g.pubMu.Lock()
+	defer g.pubMu.Unlock()
+	g.mu.Lock()
+	if u.Err != nil {
+		g.markStaleLocked(u.Err)
+		return
+	}
+	eps := Normalize(u.Endpoints)
+	changed := !slices.EqualFunc(eps, g.snap.Endpoints, func(a, b Endpoint) bool { return a.Addr == b.Addr })
+	wasSynced := g.snap.State == Synced
+	g.snap.Endpoints = eps
+	g.snap.State = Synced
+	g.snap.LastSync = g.now()
+	g.snap.LastErr = nil
+	if !wasSynced {
+		g.log.Info("source synced", "endpoints", len(eps))
+	}
+	if len(eps) == 0 && changed {
+		g.log.Warn("registry reports an empty set; applying it")
+	}
+	if !changed && wasSynced {
+		g.mu.Unlock()
+		return
+	}
+	g.publishLocked()
+}
+
+func (g *Guard) markStaleLocked(err error) {
+	wasStale := g.snap.State == Stale
+	g.snap.LastErr = err
+	if g.snap.State == Synced {
+		g.snap.State = Stale
+	}
+	if !wasStale {
+		g.log.Warn("source failing; keeping last good set", "endpoints", len(g.snap.Endpoints), "err", err)
+	}
+	g.publishLocked()
+}
+
+// publishLocked unlocks g.mu and notifies subscribers with a copy, so they
+// may read the Guard. The caller holds g.pubMu.
+func (g *Guard) publishLocked() {
+	snap := g.copyLocked()
+	subs := make([]func(Snapshot), 0, len(g.subs))
+	for _, fn := range g.subs {
+		subs = append(subs, fn)
+	}
+	if snap.State != NeverSynced || snap.LastErr != nil {
+		select {
+		case <-g.ready:
+		default:
+			close(g.ready)
+		}
+	}
+	g.mu.Unlock()
+	for _, fn := range subs {
+		fn(snap)
+	}
+}
+
+func (g *Guard) copyLocked() Snapshot {
+	s := g.snap
+	s.Endpoints = slices.Clone(s.Endpoints)
+	return s
+}
+
+// Snapshot returns the current set.
+func (g *Guard) Snapshot() Snapshot {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.copyLocked()
+}
+
+// Ready is closed once the Source has reported for the first time (a set,
+// or an error) or a saved set was seeded.
+func (g *Guard) Ready() <-chan struct{} { return g.ready }
+
+// Subscribe calls fn with the current set and then on every change, until
+// the returned cancel is called. fn must not block for long.
+func (g *Guard) Subscribe(fn func(Snapshot)) (cancel func()) {
+	g.pubMu.Lock()
+	defer g.pubMu.Unlock()
+	g.mu.Lock()
+	id := g.nextID
+	g.nextID++
+	g.subs[id] = fn
+	snap := g.copyLocked()
+	g.mu.Unlock()
+	fn(snap)
+	return func() {
+		g.mu.Lock()
+		delete(g.subs, id)
+		g.mu.Unlock()
+	}
+}
