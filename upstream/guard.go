@@ -51,6 +51,7 @@ type Guard struct {
 	src     Source
 	log     *slog.Logger
 	now     func() time.Time
+	saved   *SavedSets
 
 	// pubMu orders deliveries: it is held from a change until every
 	// subscriber has seen it, so no subscriber sees sets out of order.
@@ -78,25 +79,17 @@ func NewGuard(cluster string, src Source, log *slog.Logger) *Guard {
 	}
 }
 
+// WithSavedSets makes the Guard save every synced set to s, and serve the
+// saved set (marked Stale) when the Source's first report is an error.
+// Call it before Run.
+func (g *Guard) WithSavedSets(s *SavedSets) *Guard {
+	g.saved = s
+	return g
+}
+
 // Run drives the Source until ctx is done.
 func (g *Guard) Run(ctx context.Context) {
 	g.src.Run(ctx, g.apply)
-}
-
-// Seed installs a set learned elsewhere (a saved warm-start set) as Stale,
-// unless the Source has already reported one.
-func (g *Guard) Seed(eps []Endpoint) {
-	g.pubMu.Lock()
-	defer g.pubMu.Unlock()
-	g.mu.Lock()
-	if g.snap.State != NeverSynced {
-		g.mu.Unlock()
-		return
-	}
-	g.snap.Endpoints = Normalize(eps)
-	g.snap.State = Stale
-	g.log.Info("serving saved set until the registry answers", "endpoints", len(eps))
-	g.publishLocked()
 }
 
 func (g *Guard) apply(u Update) {
@@ -104,6 +97,9 @@ func (g *Guard) apply(u Update) {
 	defer g.pubMu.Unlock()
 	g.mu.Lock()
 	if u.Err != nil {
+		if g.snap.State == NeverSynced {
+			g.loadSavedLocked()
+		}
 		g.markStaleLocked(u.Err)
 		return
 	}
@@ -124,11 +120,35 @@ func (g *Guard) apply(u Update) {
 		g.mu.Unlock()
 		return
 	}
+	if g.saved != nil {
+		if err := g.saved.Save(g.cluster, eps); err != nil {
+			g.log.Warn("cannot save last good set", "err", err)
+		}
+	}
 	g.publishLocked()
 }
 
+// loadSavedLocked serves the saved set, if any, while the Source has never
+// answered: the registry is down at start-up.
+func (g *Guard) loadSavedLocked() {
+	if g.saved == nil {
+		return
+	}
+	eps, err := g.saved.Load(g.cluster)
+	if err != nil {
+		g.log.Warn("cannot load saved set", "err", err)
+		return
+	}
+	if eps == nil {
+		return
+	}
+	g.snap.Endpoints = Normalize(eps)
+	g.snap.State = Stale
+	g.log.Info("registry unreachable at start; serving saved set", "endpoints", len(eps))
+}
+
 func (g *Guard) markStaleLocked(err error) {
-	wasStale := g.snap.State == Stale
+	wasStale := g.snap.State == Stale && g.snap.LastErr != nil
 	g.snap.LastErr = err
 	if g.snap.State == Synced {
 		g.snap.State = Stale
@@ -173,8 +193,8 @@ func (g *Guard) Snapshot() Snapshot {
 	return g.copyLocked()
 }
 
-// Ready is closed once the Source has reported for the first time (a set,
-// or an error) or a saved set was seeded.
+// Ready is closed once the Source has reported for the first time: a set,
+// or an error (with or without a saved set to serve).
 func (g *Guard) Ready() <-chan struct{} { return g.ready }
 
 // Subscribe calls fn with the current set and then on every change, until
