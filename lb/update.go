@@ -94,4 +94,3 @@ func (p *Pool) averageEstimate(now int64) float64 {
 func (p *Pool) float64() float64 {
 	return float64(p.rnd()>>11) / (1 << 53)
 }
-
