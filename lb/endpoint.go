@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ type Endpoint struct {
 	requests atomic.Uint64
 	failures atomic.Uint64
 	joined   atomic.Int64 // pool nanoseconds of the latest (re)join
+	failedAt atomic.Int64 // pool nanoseconds of the latest failure; noFailure if none
 	lastErr  atomic.Pointer[failure]
 
 	// Guarded by pool.mu.
@@ -27,6 +29,9 @@ type Endpoint struct {
 	ejected   bool
 	removedAt int64
 }
+
+// noFailure marks an endpoint that never failed.
+const noFailure = math.MinInt64
 
 type failure struct {
 	msg string
@@ -39,12 +44,27 @@ func (e *Endpoint) Addr() string { return e.addr }
 // InFlight is how many calls (open streams included) are running.
 func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 
-// load is the cost of sending one more call now: the decayed estimate
-// times the calls it would share the endpoint with, raised while the
-// endpoint is still in its slow-start ramp.
+// cost is the latency the endpoint is expected to answer in: the peak-EWMA
+// estimate, or the penalty of its latest failure while that is higher. The
+// penalty fades with the breaker's timeout as time constant, not with τ:
+// a failure makes the endpoint unattractive at once, and a few seconds
+// later it is probed again, so one that recovered is not kept out for
+// minutes (a penalty folded into the EWMA would stay for several τ).
+func (e *Endpoint) cost(now int64) float64 {
+	p := e.pool
+	c := e.meter.value(now, p.tau)
+	if f := e.failedAt.Load(); f != noFailure {
+		c = max(c, float64(p.opts.Penalty)*math.Exp(-float64(now-f)/p.fade))
+	}
+	return c
+}
+
+// load is the cost of sending one more call now: the cost times the calls
+// it would share the endpoint with, raised while the endpoint is still in
+// its slow-start ramp.
 func (e *Endpoint) load(now int64) float64 {
 	o := &e.pool.opts
-	l := e.meter.value(now, e.pool.tau) * float64(e.inflight.Load()+1)
+	l := e.cost(now) * float64(e.inflight.Load()+1)
 	if age := now - e.joined.Load(); age < int64(o.SlowStart) {
 		l /= max(0.1, float64(age)/float64(o.SlowStart))
 	}
@@ -139,8 +159,8 @@ func (c *Call) End(v health.Verdict, err error) {
 		if err != nil {
 			e.lastErr.Store(&failure{msg: err.Error(), at: p.clock()})
 		}
-		c.sampled.Store(true)
-		e.meter.observe(max(float64(p.opts.Penalty), float64(now-c.start)), now, p.tau)
+		c.sampled.Store(true) // a failure's latency says nothing of the endpoint's speed
+		e.failedAt.Store(now)
 	case health.Success:
 		c.FirstResponse()
 	}

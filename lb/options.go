@@ -34,7 +34,8 @@ type Options struct {
 	// Prior is the latency estimate of a new endpoint when there is no
 	// other endpoint to borrow the average estimate from.
 	Prior time.Duration `yaml:"prior" json:"prior,omitempty"`
-	// Penalty is the latency a failed call counts as.
+	// Penalty is the latency a failed call counts as; it fades with the
+	// breaker timeout as time constant.
 	Penalty time.Duration `yaml:"penalty" json:"penalty,omitempty"`
 	// SlowStart is how long a new endpoint's share ramps up.
 	SlowStart time.Duration `yaml:"slow_start" json:"slowStart,omitempty"`

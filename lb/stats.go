@@ -54,7 +54,7 @@ func (p *Pool) Stats() PoolStats {
 func (e *Endpoint) stats(now int64) EndpointStats {
 	s := EndpointStats{
 		Addr: e.addr, Member: e.member,
-		Estimate:  time.Duration(e.meter.value(now, e.pool.tau)),
+		Estimate:  time.Duration(e.cost(now)),
 		InFlight:  e.inflight.Load(),
 		Breaker:   e.breaker.State().String(),
 		Ejections: e.breaker.Ejections(),
@@ -70,7 +70,8 @@ func (e *Endpoint) stats(now int64) EndpointStats {
 // BreakerState is the endpoint's breaker position.
 func (e *Endpoint) BreakerState() health.State { return e.breaker.State() }
 
-// Estimate is the endpoint's current latency estimate.
+// Estimate is the endpoint's current latency estimate, failure penalty
+// included.
 func (e *Endpoint) Estimate() time.Duration {
-	return time.Duration(e.meter.value(e.pool.nanos(), e.pool.tau))
+	return time.Duration(e.cost(e.pool.nanos()))
 }

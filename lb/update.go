@@ -47,6 +47,7 @@ func (p *Pool) Update(addrs []string) *Set {
 
 func (p *Pool) newEndpoint(addr string, prior float64, now int64) *Endpoint {
 	e := &Endpoint{addr: addr, pool: p}
+	e.failedAt.Store(noFailure)
 	e.meter.reset(prior, now)
 	e.breaker = health.NewBreaker(p.opts.Breaker, p.clock, p.float64, e.onBreaker)
 	p.byAddr[addr] = e
