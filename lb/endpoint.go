@@ -22,6 +22,8 @@ type Endpoint struct {
 	failures atomic.Uint64
 	joined   atomic.Int64 // pool nanoseconds of the latest (re)join
 	failedAt atomic.Int64 // pool nanoseconds of the latest failure; noFailure if none
+	fade     atomic.Int64 // time constant of the latest failure's penalty, nanoseconds
+	streak   atomic.Int64 // failures in a row
 	lastErr  atomic.Pointer[failure]
 
 	// Guarded by pool.mu.
@@ -46,17 +48,28 @@ func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 
 // cost is the latency the endpoint is expected to answer in: the peak-EWMA
 // estimate, or the penalty of its latest failure while that is higher. The
-// penalty fades with the breaker's timeout as time constant, not with τ:
-// a failure makes the endpoint unattractive at once, and a few seconds
-// later it is probed again, so one that recovered is not kept out for
-// minutes (a penalty folded into the EWMA would stay for several τ).
+// penalty fades with the breaker's timeout as time constant, doubled for
+// each failure in a row (capped at the breaker's longest timeout), not
+// with τ: a failure makes the endpoint unattractive at once; one that
+// failed once is probed again within seconds, one that keeps failing ever
+// more rarely (a penalty folded into the EWMA would stay for several τ).
 func (e *Endpoint) cost(now int64) float64 {
-	p := e.pool
-	c := e.meter.value(now, p.tau)
+	c := e.meter.value(now, e.pool.tau)
 	if f := e.failedAt.Load(); f != noFailure {
-		c = max(c, float64(p.opts.Penalty)*math.Exp(-float64(now-f)/p.fade))
+		c = max(c, float64(e.pool.opts.Penalty)*math.Exp(-float64(now-f)/float64(e.fade.Load())))
 	}
 	return c
+}
+
+// penalize starts a failure's penalty at now.
+func (e *Endpoint) penalize(now int64) {
+	b := &e.pool.opts.Breaker
+	fade := b.Timeout
+	for n := e.streak.Add(1); n > 1 && fade < b.MaxTimeout; n-- {
+		fade *= 2
+	}
+	e.fade.Store(int64(min(fade, b.MaxTimeout)))
+	e.failedAt.Store(now)
 }
 
 // load is the cost of sending one more call now: the cost times the calls
@@ -160,8 +173,14 @@ func (c *Call) End(v health.Verdict, err error) {
 			e.lastErr.Store(&failure{msg: err.Error(), at: p.clock()})
 		}
 		c.sampled.Store(true) // a failure's latency says nothing of the endpoint's speed
-		e.failedAt.Store(now)
+		e.penalize(now)
 	case health.Success:
+		if e.streak.Swap(0) > 0 {
+			// The run of failures is over: what is left of the penalty
+			// fades at the base rate, so a recovered endpoint ramps up
+			// at once while one failing every other call stays costly.
+			e.fade.Store(int64(p.opts.Breaker.Timeout))
+		}
 		c.FirstResponse()
 	}
 	if c.breakerDone != nil {

@@ -35,7 +35,7 @@ type Options struct {
 	// other endpoint to borrow the average estimate from.
 	Prior time.Duration `yaml:"prior" json:"prior,omitempty"`
 	// Penalty is the latency a failed call counts as; it fades with the
-	// breaker timeout as time constant.
+	// breaker timeout as time constant, doubled for each failure in a row.
 	Penalty time.Duration `yaml:"penalty" json:"penalty,omitempty"`
 	// SlowStart is how long a new endpoint's share ramps up.
 	SlowStart time.Duration `yaml:"slow_start" json:"slowStart,omitempty"`

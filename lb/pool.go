@@ -25,7 +25,6 @@ type Pool struct {
 	cluster    string
 	opts       Options
 	tau        float64
-	fade       float64 // time constant of the failure penalty, nanoseconds
 	clock      health.Clock
 	epoch      time.Time
 	rnd        func() uint64
@@ -63,7 +62,6 @@ func NewPool(cluster string, o Options, opts ...PoolOption) *Pool {
 	}
 	p.log = p.log.With("component", "lb", "cluster", cluster)
 	p.epoch = p.clock()
-	p.fade = float64(o.Breaker.Timeout)
 	// Validate has checked the codes; a bad list here falls back to the defaults.
 	p.classifier, _ = health.NewClassifier(o.Breaker.FailureCodes)
 	p.set.Store(&Set{pool: p})

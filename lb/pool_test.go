@@ -55,10 +55,25 @@ func TestPickPrefersFewerInFlight(t *testing.T) {
 }
 
 func TestFailuresCostPenalty(t *testing.T) {
-	p, clk := newTestPool(Options{Penalty: time.Second}, "a", "b")
-	serve(p, clk, p.Current().Endpoint(0), time.Millisecond, true)
-	if est := p.Current().Endpoint(0).Estimate(); est < 900*time.Millisecond {
+	p, clk := newTestPool(Options{Penalty: time.Second, Prior: time.Millisecond}, "a", "b")
+	a := p.Current().Endpoint(0)
+	serve(p, clk, a, time.Millisecond, true)
+	if est := a.Estimate(); est < 990*time.Millisecond {
 		t.Fatalf("a fast failure left the estimate at %v", est)
+	}
+	clk.advance(health.DefaultTimeout) // the penalty fades with the breaker timeout
+	if est := a.Estimate(); est > 400*time.Millisecond || est < 300*time.Millisecond {
+		t.Fatalf("one timeout after a failure the estimate is %v, want ≈ 1s/e", est)
+	}
+	serve(p, clk, a, time.Millisecond, true) // second in a row: fades half as fast
+	clk.advance(2 * health.DefaultTimeout)
+	if est := a.Estimate(); est > 400*time.Millisecond || est < 300*time.Millisecond {
+		t.Fatalf("two timeouts after a second failure the estimate is %v, want ≈ 1s/e", est)
+	}
+	serve(p, clk, a, time.Millisecond, false) // recovered: the rest fades at the base rate
+	clk.advance(5 * health.DefaultTimeout)
+	if est := a.Estimate(); est > 10*time.Millisecond {
+		t.Fatalf("after a success and five timeouts the estimate is still %v", est)
 	}
 }
 
