@@ -26,11 +26,19 @@ type Endpoint struct {
 	streak   atomic.Int64 // failures in a row
 	lastErr  atomic.Pointer[failure]
 
+	// notServing mirrors down for the lock-free pick.
+	notServing atomic.Bool
+
 	// Guarded by pool.mu.
 	member    bool
-	ejected   bool
+	broken    bool // breaker not closed
+	down      bool // an active health check says it does not serve
 	removedAt int64
 }
+
+// out says whether the endpoint counts against the panic threshold.
+// Called with pool.mu held.
+func (e *Endpoint) out() bool { return e.broken || e.down }
 
 // noFailure marks an endpoint that never failed.
 const noFailure = math.MinInt64
@@ -85,11 +93,14 @@ func (e *Endpoint) load(now int64) float64 {
 }
 
 // available says whether the picker may choose the endpoint: not while
-// ejected, and while half-open only if a probe slot is free. In panic
-// mode every endpoint is available.
+// ejected or reported not serving, and while half-open only if a probe
+// slot is free. In panic mode every endpoint is available.
 func (e *Endpoint) available(panicking bool) bool {
 	if panicking {
 		return true
+	}
+	if e.notServing.Load() {
+		return false
 	}
 	switch e.breaker.State() {
 	case health.Closed:
@@ -123,14 +134,7 @@ func (e *Endpoint) onBreaker(_, to health.State) {
 	p := e.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	ejected := to != health.Closed
-	if ejected == e.ejected {
-		return
-	}
-	e.ejected = ejected
-	if e.member {
-		p.countEjected(ejected)
-	}
+	p.change(e, func() { e.broken = to != health.Closed })
 }
 
 // Call is one admitted call. End it exactly once; for streams, call

@@ -219,3 +219,49 @@ func TestEmptyAndSingle(t *testing.T) {
 		t.Fatal("single endpoint (listed twice) not picked")
 	}
 }
+
+func TestNotServingTakesNoTraffic(t *testing.T) {
+	p, clk := newTestPool(Options{}, "a", "b", "c")
+	p.SetServing("c", false)
+	p.SetServing("unknown", false)
+	got := share(p, clk, 300, func(*Endpoint) time.Duration { return time.Millisecond })
+	if got["c"] != 0 || p.Stats().Ejected != 1 || p.Stats().Endpoints[2].Serving {
+		t.Fatalf("not-serving endpoint picked %d times; stats %+v", got["c"], p.Stats())
+	}
+	p.SetServing("b", false)
+	if !p.Panicking() {
+		t.Fatal("two of three not serving must be panic mode")
+	}
+	p.SetServing("b", true)
+	p.SetServing("c", true)
+	if p.Panicking() || p.Stats().Ejected != 0 {
+		t.Fatalf("back to serving: %+v", p.Stats())
+	}
+	if got := shareLoaded(p, clk, 300, 4); got["c"] < 30 {
+		t.Fatalf("serving again, but little traffic: %v", got)
+	}
+}
+
+// shareLoaded picks n times keeping depth calls in flight, each lasting
+// depth milliseconds, and returns how many picks each address got.
+func shareLoaded(p *Pool, clk *fakeClock, n, depth int) map[string]int {
+	got := map[string]int{}
+	var calls []*Call
+	for range n {
+		c, err := p.Acquire()
+		if err != nil {
+			return got
+		}
+		got[c.Endpoint().Addr()]++
+		calls = append(calls, c)
+		if len(calls) == depth {
+			clk.advance(time.Millisecond)
+			calls[0].End(health.Success, nil)
+			calls = calls[1:]
+		}
+	}
+	for _, c := range calls {
+		c.End(health.Success, nil)
+	}
+	return got
+}

@@ -57,7 +57,7 @@ func (p *Pool) newEndpoint(addr string, prior float64, now int64) *Endpoint {
 func (p *Pool) join(e *Endpoint, now int64) {
 	e.member = true
 	e.joined.Store(now)
-	if e.ejected {
+	if e.out() {
 		p.ejected++
 	}
 }
@@ -65,7 +65,7 @@ func (p *Pool) join(e *Endpoint, now int64) {
 func (p *Pool) leave(e *Endpoint, now int64) {
 	e.member = false
 	e.removedAt = now
-	if e.ejected {
+	if e.out() {
 		p.ejected--
 	}
 }
