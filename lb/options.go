@@ -22,6 +22,8 @@ const (
 	DefaultSlowStart      = 10 * time.Second
 	DefaultGrace          = 5 * time.Minute
 	DefaultPanicThreshold = 50.0
+	DefaultCheckInterval  = 5 * time.Second
+	DefaultCheckTimeout   = time.Second
 )
 
 // Options are a cluster's balancer settings, embedded in the configuration
@@ -51,15 +53,21 @@ type Options struct {
 	HealthCheck HealthCheckOptions `yaml:"health_check" json:"-"`
 }
 
-// HealthCheckOptions turn on grpc-go's client-side health checking: a
-// grpc.health.v1 Watch stream per connection; an endpoint that reports
-// anything but SERVING takes no traffic.
+// HealthCheckOptions configure active health checks. gRPC clusters use
+// grpc-go's client-side health checking (a grpc.health.v1 Watch stream per
+// connection, so Interval and Timeout do not apply); the L4 proxy polls
+// with a health.Prober every Interval, each check bounded by Timeout. An
+// endpoint that reports anything but SERVING takes no traffic.
 type HealthCheckOptions struct {
 	// Enabled turns the checks on.
 	Enabled bool `yaml:"enabled"`
 	// Service is the service name sent in the request ("" asks about the
 	// server as a whole).
 	Service string `yaml:"service"`
+	// Interval is the time between two polls (L4; default 5s).
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one poll (L4; default 1s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // WithDefaults returns o with zero fields set to their defaults.
@@ -76,6 +84,8 @@ func (o Options) WithDefaults() Options {
 		o.PanicThreshold = DefaultPanicThreshold
 	}
 	o.Breaker = o.Breaker.WithDefaults()
+	o.HealthCheck.Interval = orDefault(o.HealthCheck.Interval, DefaultCheckInterval)
+	o.HealthCheck.Timeout = orDefault(o.HealthCheck.Timeout, DefaultCheckTimeout)
 	return o
 }
 
@@ -98,7 +108,8 @@ func (o Options) Validate(prefix string) error {
 	durations := []struct {
 		key string
 		d   time.Duration
-	}{{"tau", o.Tau}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace}}
+	}{{"tau", o.Tau}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace},
+		{"health_check.interval", o.HealthCheck.Interval}, {"health_check.timeout", o.HealthCheck.Timeout}}
 	for _, f := range durations {
 		if f.d < 0 {
 			return fmt.Errorf("%s.%s: %v is negative", prefix, f.key, f.d)

@@ -19,6 +19,7 @@ func TestValidateNamesField(t *testing.T) {
 		"c.penalty":               {Penalty: -1},
 		"c.slow_start":            {SlowStart: -1},
 		"c.panic_threshold":       {PanicThreshold: 101},
+		"c.health_check.timeout":  {HealthCheck: HealthCheckOptions{Timeout: -time.Second}},
 		"c.breaker.failure_codes": {Breaker: health.BreakerOptions{FailureCodes: []string{"nope"}}},
 	}
 	for field, o := range cases {
