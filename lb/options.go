@@ -18,7 +18,7 @@ const (
 const (
 	DefaultTau            = 10 * time.Second
 	DefaultPrior          = 10 * time.Millisecond
-	DefaultPenalty        = time.Second
+	DefaultPenalty        = 10 * time.Second
 	DefaultSlowStart      = 10 * time.Second
 	DefaultGrace          = 5 * time.Minute
 	DefaultPanicThreshold = 50.0
