@@ -26,8 +26,10 @@ type Endpoint struct {
 	streak   atomic.Int64 // failures in a row
 	lastErr  atomic.Pointer[failure]
 
-	// notServing mirrors down for the lock-free pick.
+	// notServing and tripped mirror down and broken for the lock-free
+	// pick, which then reads the breaker only for endpoints it tripped.
 	notServing atomic.Bool
+	tripped    atomic.Bool
 
 	// Guarded by pool.mu.
 	member    bool
@@ -102,6 +104,9 @@ func (e *Endpoint) available(panicking bool) bool {
 	if e.notServing.Load() {
 		return false
 	}
+	if !e.tripped.Load() {
+		return true
+	}
 	switch e.breaker.State() {
 	case health.Closed:
 		return true
@@ -135,6 +140,7 @@ func (e *Endpoint) onBreaker(_, to health.State) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.change(e, func() { e.broken = to != health.Closed })
+	e.tripped.Store(e.broken)
 }
 
 // Call is one admitted call. End it exactly once; for streams, call
