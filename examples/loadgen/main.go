@@ -15,9 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	"google.golang.org/grpc/status"
 )
 
