@@ -31,6 +31,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	b.waitTrue("three greeter endpoints, all closed", `[...document.querySelectorAll(
 		'section[data-cluster="greeter"] td[data-breaker="closed"]')].length === 3`)
+	b.waitTrue("skipped registry value shown", `document.querySelector('section[data-cluster="greeter"]').textContent.includes("1 bad registry value skipped")`)
 	b.waitTrue("billing shown synced", `document.querySelector('section[data-cluster="billing"]').dataset.state === "synced"`)
 	n := b.renders()
 	b.waitTrue("the page refreshes by itself", "Number(document.body.dataset.renders) >= "+strconv.Itoa(n+2))

@@ -19,7 +19,7 @@ func newDemoSource() *demoSource {
 		"legacy.internal:7000": 5,
 	}}
 	d.st = Status{Clusters: []ClusterStatus{
-		{Name: "greeter", Source: SourceEtcd, State: StateSynced, LastSync: synced, Endpoints: []EndpointStatus{
+		{Name: "greeter", Source: SourceEtcd, State: StateSynced, LastSync: synced, SkippedValues: 1, Endpoints: []EndpointStatus{
 			{Addr: "127.0.0.1:50051", EWMA: 0.00121, InFlight: 4, Breaker: BreakerClosed},
 			{Addr: "127.0.0.1:50052", EWMA: 0.00142, InFlight: 3, Breaker: BreakerClosed},
 			{Addr: "127.0.0.1:50053", EWMA: 0.0815, InFlight: 9, Breaker: BreakerClosed, Ejections: 2},
