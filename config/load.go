@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -94,8 +95,54 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 				return err
 			}
 		}
+	case n.Kind == yaml.ScalarNode:
+		return checkScalar(n, t, path)
+	case n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode:
+		if t.Kind() != reflect.Interface {
+			return errorf(path, "got %s, want %s", nodeName(n), kindName(t))
+		}
 	}
 	return nil
+}
+
+func nodeName(n *yaml.Node) string {
+	if n.Kind == yaml.SequenceNode {
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// checkScalar decodes one value on its own so a bad value is reported
+// with its field's path.
+func checkScalar(n *yaml.Node, t reflect.Type, path string) error {
+	err := n.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errorf(path, "%q is not %s", n.Value, kindName(t))
+	}
+	return errorf(path, "%s", err)
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration (like 500ms, 5s, 1m)"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return "a mapping"
+	default:
+		return "a " + t.String()
+	}
 }
 
 func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
