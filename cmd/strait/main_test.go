@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,12 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/gateway"
 	"github.com/straitproxy/strait/internal/testutil"
 	"go.uber.org/goleak"
-	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 )
 
 func TestMain(m *testing.M) {
@@ -123,4 +126,36 @@ timeouts: {drain: 5s}
 		t.Fatal("strait did not stop after the signal")
 	}
 	testutil.WaitFor(t, time.Second, "log says stopped", func() bool { return strings.Contains(stderr.String(), "msg=stopped") })
+}
+
+func TestReloadRefusesBadFileAndKeepsServing(t *testing.T) {
+	a, err := backend.Start("127.0.0.1:0", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop()
+	cfg := fmt.Sprintf("listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]\nclusters: {g: {endpoints: [%s]}}\n", a.Addr())
+	path := writeConfig(t, cfg)
+	c, err := config.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Stop()
+	if err := os.WriteFile(path, []byte("clusters: {g: {endpoints: [nope]}}\n"+cfg[:strings.Index(cfg, "\n")]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = reload(gw, path)
+	if err == nil || err.Error() != `config: clusters.g.endpoints[0]: "nope" has no port` {
+		t.Fatalf("reload of a bad file: %v", err)
+	}
+	if gw.Config() != c {
+		t.Fatal("a refused reload replaced the running configuration")
+	}
 }
