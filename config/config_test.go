@@ -1,12 +1,14 @@
 package config_test
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/internal/testutil/certs"
 )
 
 const good = `
@@ -132,7 +134,37 @@ func TestParseBad(t *testing.T) {
 	}
 }
 
+func TestEnvironmentReferences(t *testing.T) {
+	t.Setenv("STRAIT_TEST_PORT", "10007")
+	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:${STRAIT_TEST_PORT}']}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Clusters["a"].Endpoints[0]; got != "h:10007" {
+		t.Fatalf("endpoint = %q", got)
+	}
+	_, err = config.Parse([]byte("clusters: {a: {endpoints: ['h:${STRAIT_TEST_UNSET_VARIABLE}']}}\n"))
+	if err == nil || err.Error() != "config: ${STRAIT_TEST_UNSET_VARIABLE}: environment variable is not set" {
+		t.Fatalf("unset variable: %v", err)
+	}
+}
+
+// The examples may refer to ${STRAIT_TLS_DIR}; the test fills it with
+// freshly made certificates.
 func TestExampleConfigsLoad(t *testing.T) {
+	ca := certs.NewCA(t, "examples")
+	cert, key := ca.Issue(t, "server")
+	dir := filepath.Dir(cert)
+	for from, to := range map[string]string{cert: "server.pem", key: "server-key.pem", ca.CertFile: "ca.pem"} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("STRAIT_TLS_DIR", dir)
 	files, err := filepath.Glob("../configs/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example configs found: %v", err)

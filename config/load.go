@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -40,8 +41,35 @@ func LoadFile(path string) (*Config, error) {
 	return Parse(data)
 }
 
+// envRef is a ${NAME} reference to an environment variable.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} with the variable's value, so one file can
+// serve several environments (paths of mounted secrets, addresses). An
+// unset variable is an error rather than an empty string.
+func expandEnv(data []byte) ([]byte, error) {
+	var missing string
+	out := envRef.ReplaceAllFunc(data, func(ref []byte) []byte {
+		name := string(envRef.FindSubmatch(ref)[1])
+		v, ok := os.LookupEnv(name)
+		if !ok && missing == "" {
+			missing = name
+		}
+		return []byte(v)
+	})
+	if missing != "" {
+		return nil, &Error{Msg: fmt.Sprintf("${%s}: environment variable is not set", missing)}
+	}
+	return out, nil
+}
+
 // Parse parses and validates a configuration, filling in defaults.
+// ${NAME} references are replaced by environment variables first.
 func Parse(data []byte) (*Config, error) {
+	data, err := expandEnv(data)
+	if err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
