@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
@@ -40,13 +43,41 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "strait:", err)
 		return 1
 	}
-	<-ctx.Done()
+	waitForStop(ctx, log, gw, *path)
+	cfg = gw.Config()
 	log.Info("draining", "timeout", cfg.Timeouts.Drain.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Drain)
 	defer cancel()
 	gw.Shutdown(drainCtx)
 	log.Info("stopped")
 	return 0
+}
+
+// waitForStop reloads the configuration on SIGHUP until ctx ends. A bad
+// file is refused with the same message as at start-up; the running
+// configuration keeps serving.
+func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, path string) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reload(gw, path); err != nil {
+				log.Error("reload refused; the running configuration keeps serving", "err", err.Error())
+			}
+		}
+	}
+}
+
+func reload(gw *gateway.Gateway, path string) error {
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		return err
+	}
+	return gw.Reload(cfg)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
