@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -112,5 +113,20 @@ func TestStatusJSONEmptyListNotNull(t *testing.T) {
 	_, body := r.get(t, "/status.json")
 	if !strings.Contains(body, `"clusters":[]`) {
 		t.Fatalf("status.json = %s; the page expects a list", body)
+	}
+}
+
+func TestStatusJSONSurvivesOddValues(t *testing.T) {
+	src := &fakeSource{st: Status{Clusters: []ClusterStatus{{
+		Name: "c", Source: SourceStatic, State: StateNeverSynced,
+		Endpoints: []EndpointStatus{{Addr: "a:1", EWMA: math.NaN()}, {Addr: "b:1", EWMA: math.Inf(1)}},
+	}}}}
+	r := start(t, Options{Status: src})
+	code, body := r.get(t, "/status.json")
+	if code != http.StatusOK || !strings.Contains(body, `"ewma_seconds":0`) {
+		t.Fatalf("status.json = %d %s", code, body)
+	}
+	if strings.Contains(body, "last_sync") {
+		t.Fatalf("a cluster that never synced has a last_sync: %s", body)
 	}
 }

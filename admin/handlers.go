@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/pprof"
 
@@ -60,7 +61,22 @@ func (s *Server) snapshot() Status {
 		st.Clusters = []ClusterStatus{}
 	}
 	s.traffic.annotate(&st, st.Time)
+	for i := range st.Clusters {
+		for j := range st.Clusters[i].Endpoints {
+			e := &st.Clusters[i].Endpoints[j]
+			e.EWMA = finite(e.EWMA)
+		}
+	}
 	return st
+}
+
+// finite keeps a NaN or infinite estimate (an endpoint with no samples
+// yet, say) from making the whole JSON unencodable.
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
 }
 
 func (s *Server) statusJSON(w http.ResponseWriter, _ *http.Request) {
@@ -79,6 +95,7 @@ func staticFile(name, contentType string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'")
 		_, _ = w.Write(body)

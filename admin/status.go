@@ -50,7 +50,7 @@ type ClusterStatus struct {
 	// State is StateSynced, StateStale or StateNeverSynced.
 	State string `json:"state"`
 	// LastSync is when the source last delivered a good set; zero if never.
-	LastSync time.Time `json:"last_sync"`
+	LastSync time.Time `json:"last_sync,omitzero"`
 	// LastError is the source's most recent error, empty when healthy.
 	LastError string `json:"last_error,omitempty"`
 	// SkippedValues counts registry values dropped as unparsable, ever.
