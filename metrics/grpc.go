@@ -72,33 +72,6 @@ func (h *serverHandler) TagConn(ctx context.Context, _ *stats.ConnTagInfo) conte
 // HandleConn does nothing.
 func (h *serverHandler) HandleConn(context.Context, stats.ConnStats) {}
 
-// lookup returns the cached children for a method, creating them on the
-// first call.
-func (m *Metrics) lookup(method string) *methodMetrics {
-	if mm, ok := (*m.methods.Load())[method]; ok {
-		return mm
-	}
-	m.methodsMu.Lock()
-	defer m.methodsMu.Unlock()
-	cur := *m.methods.Load()
-	if mm, ok := cur[method]; ok {
-		return mm
-	}
-	cluster, label := NoCluster, Unrouted
-	if c, ok := m.route(method); ok {
-		cluster, label = c, method
-	}
-	if len(cur) >= MaxMethods {
-		// Not cached: past the cap every new name shares one label.
-		return m.newMethodMetrics(cluster, OtherMethod)
-	}
-	mm := m.newMethodMetrics(cluster, label)
-	next := maps.Clone(cur)
-	next[method] = mm
-	m.methods.Store(&next)
-	return mm
-}
-
 func (m *Metrics) newMethodMetrics(cluster, method string) *methodMetrics {
 	mm := &methodMetrics{
 		cluster:  cluster,

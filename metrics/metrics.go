@@ -55,7 +55,7 @@ type Metrics struct {
 
 	// methods caches label children per method so that the per-call path
 	// does no vec lookups. Copy on write: readers never lock.
-	methods   atomic.Pointer[map[string]*methodMetrics]
+	methods   atomic.Pointer[methodCache]
 	methodsMu sync.Mutex
 }
 
@@ -100,6 +100,9 @@ func (m *Metrics) newGRPC() {
 func (m *Metrics) RoutesChanged() {
 	m.methodsMu.Lock()
 	defer m.methodsMu.Unlock()
-	empty := map[string]*methodMetrics{}
-	m.methods.Store(&empty)
+	m.methods.Store(&methodCache{
+		byName:   map[string]*methodMetrics{},
+		others:   map[string]*methodMetrics{},
+		unrouted: m.newMethodMetrics(NoCluster, Unrouted),
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -48,8 +49,8 @@ func TestMethodLabelsAreBounded(t *testing.T) {
 	for i := range MaxMethods + 50 {
 		call(h, "/svc/M"+strconv.Itoa(i), "e", nil)
 	}
-	if n := promtest.CollectAndCount(m.duration); n != MaxMethods+1 {
-		t.Fatalf("%d method series, want %d (the cap plus %q)", n, MaxMethods+1, OtherMethod)
+	if n := promtest.CollectAndCount(m.duration); n != MaxMethods+2 {
+		t.Fatalf("%d method series, want %d (the cap, %q and %q)", n, MaxMethods+2, OtherMethod, Unrouted)
 	}
 	if got := promtest.ToFloat64(m.requests.WithLabelValues("c", "e", OtherMethod, "OK")); got != 50 {
 		t.Fatalf("other = %v, want 50", got)
@@ -64,6 +65,23 @@ func TestUnroutedMethodsShareOneLabel(t *testing.T) {
 	}
 	if n := promtest.CollectAndCount(m.requests); n != 1 {
 		t.Fatalf("%d request series for unrouted calls, want 1", n)
+	}
+}
+
+func TestUnroutedNamesDoNotUseUpTheCap(t *testing.T) {
+	m, _ := newMetrics(t, func(method string) (string, bool) { return "c", strings.HasPrefix(method, "/svc/") })
+	h := m.StatsHandler()
+	for i := range 2 * MaxMethods {
+		call(h, "/junk/M"+strconv.Itoa(i), "", nil)
+	}
+	for i := range MaxMethods {
+		call(h, "/svc/M"+strconv.Itoa(i), "e", nil)
+	}
+	if n := promtest.CollectAndCount(m.duration); n != MaxMethods+1 {
+		t.Fatalf("%d method series, want every routed method plus %q", n, Unrouted)
+	}
+	if got := promtest.ToFloat64(m.requests.WithLabelValues(NoCluster, NoEndpoint, Unrouted, "OK")); got != 2*MaxMethods {
+		t.Fatalf("unrouted = %v, want %d", got, 2*MaxMethods)
 	}
 }
 
