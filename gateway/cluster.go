@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
+	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/proxy"
@@ -17,13 +19,15 @@ import (
 // so a reload can tell whether it changed.
 type cluster struct {
 	cfg    config.Cluster
+	// source names the discovery backend: static, etcd or k8s.
+	source string
 	guard  *upstream.Guard
 	proxy  *proxy.Cluster
 	cancel context.CancelFunc
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
-	src, err := newSource(cc)
+	src, kind, err := newSource(cc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -49,11 +53,12 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{cfg: cc, guard: guard, proxy: pc}, nil
+	return &cluster{cfg: cc, source: kind, guard: guard, proxy: pc}, nil
 }
 
-func newSource(cc config.Cluster) (upstream.Source, error) {
-	return static.New(cc.Endpoints), nil
+// newSource returns the cluster's discovery source and its kind.
+func newSource(cc config.Cluster) (upstream.Source, string, error) {
+	return static.New(cc.Endpoints), admin.SourceStatic, nil
 }
 
 // runCluster starts the cluster's discovery under the gateway's context.
@@ -84,3 +89,12 @@ func (g *Gateway) retire(c *cluster) {
 }
 
 func sameCluster(a, b config.Cluster) bool { return reflect.DeepEqual(a, b) }
+
+func sortedNames(m map[string]*cluster) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
