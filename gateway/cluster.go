@@ -18,7 +18,7 @@ import (
 // cluster is a running cluster and the configuration it was built from,
 // so a reload can tell whether it changed.
 type cluster struct {
-	cfg    config.Cluster
+	cfg config.Cluster
 	// source names the discovery backend: static, etcd or k8s.
 	source string
 	guard  *upstream.Guard
