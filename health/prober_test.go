@@ -9,6 +9,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -36,19 +37,6 @@ func (v *verdicts) is(addr string, serving bool) bool {
 	return ok && got == serving
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func TestProberGRPC(t *testing.T) {
 	a, err := backend.Start("127.0.0.1:0", "a")
 	if err != nil {
@@ -64,11 +52,11 @@ func TestProberGRPC(t *testing.T) {
 	p := NewProber(GRPC(""), 10*time.Millisecond, time.Second, v.report)
 	defer p.Close()
 	p.Update([]string{a.Addr(), b.Addr()})
-	eventually(t, "both serving", func() bool { return v.is(a.Addr(), true) && v.is(b.Addr(), true) })
+	testutil.WaitFor(t, 5*time.Second, "both serving", func() bool { return v.is(a.Addr(), true) && v.is(b.Addr(), true) })
 	b.SetServing(false)
-	eventually(t, "b not serving", func() bool { return v.is(b.Addr(), false) })
+	testutil.WaitFor(t, 5*time.Second, "b not serving", func() bool { return v.is(b.Addr(), false) })
 	b.SetServing(true)
-	eventually(t, "b serving again", func() bool { return v.is(b.Addr(), true) })
+	testutil.WaitFor(t, 5*time.Second, "b serving again", func() bool { return v.is(b.Addr(), true) })
 	v.mu.Lock()
 	if v.n[a.Addr()] != 1 {
 		t.Errorf("a reported %d times; only changes are reported", v.n[a.Addr()])
@@ -108,13 +96,13 @@ func TestProberTCPAndTimeout(t *testing.T) {
 	v := newVerdicts()
 	tcp := NewProber(TCP(), 10*time.Millisecond, time.Second, v.report)
 	tcp.Update([]string{open.Addr().String()})
-	eventually(t, "listener serving", func() bool { return v.is(open.Addr().String(), true) })
+	testutil.WaitFor(t, 5*time.Second, "listener serving", func() bool { return v.is(open.Addr().String(), true) })
 	open.Close()
-	eventually(t, "closed listener not serving", func() bool { return v.is(open.Addr().String(), false) })
+	testutil.WaitFor(t, 5*time.Second, "closed listener not serving", func() bool { return v.is(open.Addr().String(), false) })
 	tcp.Close()
 
 	hung := NewProber(GRPC(""), 10*time.Millisecond, 50*time.Millisecond, v.report)
 	defer hung.Close()
 	hung.Update([]string{silent.Addr().String()})
-	eventually(t, "hung server not serving", func() bool { return v.is(silent.Addr().String(), false) })
+	testutil.WaitFor(t, 5*time.Second, "hung server not serving", func() bool { return v.is(silent.Addr().String(), false) })
 }

@@ -12,6 +12,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/lb"
 )
 
@@ -49,7 +50,7 @@ func TestE2EStreamCountsFirstResponse(t *testing.T) {
 		t.Fatalf("stream end: %v", err)
 	}
 	lifetime := time.Since(t0)
-	eventually(t, 5*time.Second, "stream done", func() bool { return ep.InFlight() == 0 })
+	testutil.WaitFor(t, 5*time.Second, "stream done", func() bool { return ep.InFlight() == 0 })
 	if lifetime < 2*firstResponse {
 		t.Fatalf("stream lived %v, first response after %v: too close to tell", lifetime, firstResponse)
 	}

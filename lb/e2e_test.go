@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/health"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/lb"
 )
 
@@ -138,14 +139,14 @@ func TestE2ERestartedNodeTakesTrafficAgain(t *testing.T) {
 	c := startCluster(t, 3, lb.Options{})
 	addr := c.backends[1].Addr()
 	c.backends[1].Stop()
-	eventually(t, 5*time.Second, "killed node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "killed node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
 	s, err := backend.Start(addr, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	restarted := time.Now()
-	eventually(t, 5*time.Second, "restarted node takes calls", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "restarted node takes calls", func() bool {
 		call(pbClient(c), 0)
 		return s.Calls() > 0
 	})
@@ -159,14 +160,14 @@ func TestE2EHealedNodeBackAfterBreakerTimeout(t *testing.T) {
 	bad.SetFailure(1, codes.Internal)
 	// Concurrent calls: with one call at a time nothing is ever in flight
 	// and P2C always prefers the lowest estimate.
-	eventually(t, 5*time.Second, "failing node ejected", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "failing node ejected", func() bool {
 		c.load(4, time.Second, 20, nil)
 		return endpointStats(t, c, 0).Breaker == "open"
 	})
 	bad.SetFailure(0, codes.OK)
 	healed := time.Now()
 	before := bad.Calls()
-	eventually(t, 5*time.Second, "healed node closed again and taking calls", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "healed node closed again and taking calls", func() bool {
 		c.load(4, time.Second, 20, nil)
 		return endpointStats(t, c, 0).Breaker == "closed" && bad.Calls() > before+1
 	})
@@ -182,7 +183,7 @@ func TestE2EAllFailingPanics(t *testing.T) {
 	for _, b := range c.backends {
 		b.SetFailure(1, codes.Unavailable)
 	}
-	eventually(t, 5*time.Second, "panic mode", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "panic mode", func() bool {
 		call(pbClient(c), 0)
 		return c.pool.Panicking()
 	})
@@ -199,7 +200,7 @@ func TestE2EAllFailingPanics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(lb.DefaultRegistry)
 	want := "strait_lb_panic_activations_total{cluster=\"" + c.name + "\"} 1\n"
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(
+	if err := promtest.GatherAndCompare(reg, strings.NewReader(
 		"# HELP strait_lb_panic_activations_total Times the cluster entered panic mode.\n"+
 			"# TYPE strait_lb_panic_activations_total counter\n"+want), "strait_lb_panic_activations_total"); err != nil {
 		t.Error(err)
@@ -209,12 +210,12 @@ func TestE2EAllFailingPanics(t *testing.T) {
 func TestE2EHealthCheckNotServing(t *testing.T) {
 	c := startCluster(t, 3, lb.Options{HealthCheck: lb.HealthCheckOptions{Enabled: true}})
 	c.backends[0].SetServing(false)
-	eventually(t, 5*time.Second, "NOT_SERVING node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "NOT_SERVING node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
 	before := c.backends[0].Calls()
 	rs := summarize(c.load(4, 5*time.Second, 300, nil), 0)
 	if got := c.backends[0].Calls() - before; got != 0 || rs.errors != 0 {
 		t.Errorf("NOT_SERVING node took %d calls; %d client errors", got, rs.errors)
 	}
 	c.backends[0].SetServing(true)
-	eventually(t, 5*time.Second, "SERVING node back in the set", func() bool { return c.pool.Current().Len() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "SERVING node back in the set", func() bool { return c.pool.Current().Len() == 3 })
 }
