@@ -1,6 +1,7 @@
 package lb_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -9,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+	"google.golang.org/grpc/status"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/health"
@@ -218,4 +221,24 @@ func TestE2EHealthCheckNotServing(t *testing.T) {
 	}
 	c.backends[0].SetServing(true)
 	testutil.WaitFor(t, 5*time.Second, "SERVING node back in the set", func() bool { return c.pool.Current().Len() == 3 })
+}
+
+// TestE2EClientDeadlinesDoNotEject: calls that end because the client's
+// own deadline ran out say nothing about the backend.
+func TestE2EClientDeadlinesDoNotEject(t *testing.T) {
+	c := startCluster(t, 1, lb.Options{})
+	c.backends[0].SetLatency(time.Second)
+	client := pbClient(c)
+	for range 2 * health.DefaultConsecutiveFailures {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := client.SayHello(ctx, &pb.HelloRequest{Name: "hurry"})
+		cancel()
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("got %v, want the client's DeadlineExceeded", err)
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "calls done", func() bool { return c.pool.Current().Endpoint(0).InFlight() == 0 })
+	if st := endpointStats(t, c, 0); st.Failures != 0 || st.Breaker != "closed" {
+		t.Fatalf("client deadlines counted against the backend: %+v", st)
+	}
 }
