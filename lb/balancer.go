@@ -32,8 +32,11 @@ type lbConfig struct {
 // its cluster's pool in the registry.
 type builder struct{ registry *Registry }
 
+// Name implements balancer.Builder.
 func (builder) Name() string { return Name }
 
+// ParseConfig implements balancer.ConfigParser: the JSON under p2c_ewma,
+// validated like the YAML options.
 func (builder) ParseConfig(raw json.RawMessage) (serviceconfig.LoadBalancingConfig, error) {
 	var c lbConfig
 	if err := json.Unmarshal(raw, &c); err != nil {
@@ -45,6 +48,7 @@ func (builder) ParseConfig(raw json.RawMessage) (serviceconfig.LoadBalancingConf
 	return &c, nil
 }
 
+// Build implements balancer.Builder.
 func (b builder) Build(cc balancer.ClientConn, opts balancer.BuildOptions) balancer.Balancer {
 	bal := &p2cBalancer{ClientConn: cc, registry: b.registry, target: opts.Target.String()}
 	bal.child = endpointsharding.NewBalancer(bal, opts, balancer.Get(pickfirst.Name).Build, endpointsharding.Options{})
@@ -68,6 +72,8 @@ type p2cBalancer struct {
 	closed  bool
 }
 
+// UpdateClientConnState finds the cluster's pool and hands the endpoints
+// to endpointsharding.
 func (b *p2cBalancer) UpdateClientConnState(s balancer.ClientConnState) error {
 	cfg, ok := s.BalancerConfig.(*lbConfig)
 	if !ok {
@@ -98,14 +104,18 @@ func (b *p2cBalancer) setConfig(cfg *lbConfig) {
 	b.cfg, b.pool, b.release = cfg, pool, release
 }
 
+// ResolverError keeps the current picker (endpointsharding decides).
 func (b *p2cBalancer) ResolverError(err error) { b.child.ResolverError(err) }
 
+// ExitIdle wakes the children.
 func (b *p2cBalancer) ExitIdle() { b.child.ExitIdle() }
 
+// UpdateSubConnState is never called: the children own the SubConns.
 func (b *p2cBalancer) UpdateSubConnState(sc balancer.SubConn, s balancer.SubConnState) {
 	slog.Error("lb: unexpected UpdateSubConnState", "subconn", sc, "state", s.ConnectivityState)
 }
 
+// Close closes the children and releases the pool.
 func (b *p2cBalancer) Close() {
 	b.child.Close()
 	b.mu.Lock()

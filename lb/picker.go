@@ -37,6 +37,8 @@ func newPicker(pool *Pool, set *Set, addrs []string, pickers []balancer.Picker) 
 
 var errAllEjected = status.Error(codes.Unavailable, "lb: every endpoint refused the call")
 
+// Pick chooses by P2C, admits through the breaker, delegates to the
+// endpoint's pick_first picker and wraps Done to report the outcome.
 func (p *picker) Pick(info balancer.PickInfo) (balancer.PickResult, error) {
 	i, call, err := p.start()
 	if err != nil {
