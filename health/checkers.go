@@ -17,6 +17,7 @@ func TCP() NewChecker {
 
 type tcpChecker struct{ addr string }
 
+// Check dials and hangs up.
 func (t tcpChecker) Check(ctx context.Context) error {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", t.addr)
@@ -26,6 +27,7 @@ func (t tcpChecker) Check(ctx context.Context) error {
 	return conn.Close()
 }
 
+// Close has nothing to release.
 func (tcpChecker) Close() error { return nil }
 
 // GRPC asks grpc.health.v1 Check about service ("" for the whole server)
@@ -51,6 +53,7 @@ type grpcChecker struct {
 	addr    string
 }
 
+// Check asks grpc.health.v1 once.
 func (g grpcChecker) Check(ctx context.Context) error {
 	resp, err := g.client.Check(ctx, &healthpb.HealthCheckRequest{Service: g.service})
 	if err != nil {
@@ -62,4 +65,5 @@ func (g grpcChecker) Check(ctx context.Context) error {
 	return nil
 }
 
+// Close closes the connection.
 func (g grpcChecker) Close() error { return g.cc.Close() }
