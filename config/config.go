@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/straitproxy/strait/lb"
 )
 
 // Config is a whole strait configuration file.
@@ -88,6 +90,9 @@ type Cluster struct {
 	Endpoints []string `yaml:"endpoints"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Balancer chooses an endpoint per call (P2C over peak-EWMA by
+	// default), ejects failing endpoints and lets them back.
+	Balancer lb.Options `yaml:"balancer"`
 }
 
 // Limits bound what one call may carry.

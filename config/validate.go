@@ -109,6 +109,9 @@ func (cl Cluster) validate(path string) error {
 			return errorf(fmt.Sprintf("%s.endpoints[%d]", path, i), "%q %s", ep, err)
 		}
 	}
+	if err := cl.Balancer.Validate(path + ".balancer"); err != nil {
+		return &Error{Msg: err.Error()}
+	}
 	if cl.TLS != nil {
 		return cl.TLS.validate(path + ".tls")
 	}

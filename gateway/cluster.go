@@ -10,6 +10,7 @@ import (
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
+	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
@@ -39,9 +40,14 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 		}
 		guard.WithSavedSets(saved)
 	}
+	sc, err := lb.ServiceConfig(name, cc.Balancer)
+	if err != nil {
+		return nil, err
+	}
 	opts := proxy.ClusterOptions{
 		MaxMessageSize: int(cfg.Limits.MaxMessageSize),
 		ConnectTimeout: cfg.Timeouts.Connect,
+		ServiceConfig:  sc,
 	}
 	if t := cc.TLS; t != nil {
 		opts.TLS, err = tlsfiles.ClientConfig(tlsfiles.ClientFiles{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName})

@@ -19,8 +19,8 @@ type ClusterOptions struct {
 	MaxMessageSize int
 	// ConnectTimeout bounds each dial to an endpoint.
 	ConnectTimeout time.Duration
-	// ServiceConfig is the grpc service config JSON (balancer choice).
-	// Empty selects round_robin.
+	// ServiceConfig is the grpc service config JSON (balancer choice,
+	// from lb.ServiceConfig). Empty selects round_robin.
 	ServiceConfig string
 	// TLS, when set, dials endpoints over TLS.
 	TLS *tls.Config

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/straitproxy/strait/lb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -23,13 +24,15 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	cl.inflight.Add(1)
 	defer cl.inflight.Add(-1)
 	in, _ := metadata.FromIncomingContext(ss.Context())
-	ctx := metadata.NewOutgoingContext(ss.Context(), forwardable(in))
+	// The balancer measures streams to their first response, not their
+	// lifetime.
+	ctx, first := lb.WithFirstResponse(metadata.NewOutgoingContext(ss.Context(), forwardable(in)))
 	cs, err := cl.conn.NewStream(ctx, bidi, method, grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype(contentSubtype(in)))
 	if err != nil {
 		return err
 	}
 	go forwardRequests(ss, cs)
-	return forwardResponses(cs, ss)
+	return forwardResponses(cs, ss, first)
 }
 
 // forwardRequests copies client messages upstream and half-closes when the
@@ -54,11 +57,12 @@ func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) {
 // forwardResponses sends the upstream's headers as soon as they arrive,
 // then its messages, and returns its status with its trailers. A
 // trailers-only upstream response stays trailers-only.
-func forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream) error {
+func forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream, first *lb.FirstResponse) error {
 	hdr, err := cs.Header()
 	if err != nil {
 		return err
 	}
+	first.Observe()
 	if hdr != nil {
 		if err := ss.SendHeader(hdr); err != nil {
 			return err
