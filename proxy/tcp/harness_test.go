@@ -121,6 +121,7 @@ func (h *harness) pingOnce(msg string) error {
 func readsEOF(c net.Conn, within time.Duration) bool {
 	c.SetReadDeadline(time.Now().Add(within))
 	_, err := io.Copy(io.Discard, c)
+	c.SetReadDeadline(time.Now().Add(waitLong))
 	var ne net.Error
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
