@@ -89,7 +89,16 @@ func (p *Proxy) admit(nc net.Conn) {
 		nc.Close()
 		return
 	}
+	// Under mu, so that no handler is added once Shutdown waits for them.
+	p.mu.Lock()
+	if p.shutting {
+		p.mu.Unlock()
+		p.stats.active.Add(-1)
+		nc.Close()
+		return
+	}
 	p.wg.Add(1)
+	p.mu.Unlock()
 	go func() {
 		defer p.wg.Done()
 		defer p.stats.active.Add(-1)
