@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,21 @@ func withHandler(h func(net.Conn, *bufio.Reader)) backendOpt {
 }
 
 func withAcceptDelay(d time.Duration) backendOpt { return func(b *backend) { b.delay = d } }
+
+// withBacklog shrinks the listen queue: Linux lets listen(2) be called again
+// on a listening socket to change it. Once a slow backend's queue is full,
+// the kernel drops new SYNs and connecting takes a retransmission (1 s).
+func withBacklog(n int) backendOpt {
+	return func(b *backend) {
+		raw, err := b.lis.(*net.TCPListener).SyscallConn()
+		if err == nil {
+			err = raw.Control(func(fd uintptr) { err = syscall.Listen(int(fd), n) })
+		}
+		if err != nil {
+			b.t.Fatalf("backend backlog: %v", err)
+		}
+	}
+}
 
 func withProxyHeader() backendOpt { return func(b *backend) { b.proxyHdr = true } }
 

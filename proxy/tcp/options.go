@@ -26,6 +26,9 @@ type DrainOptions struct {
 type Options struct {
 	// Name labels the listener in logs and statistics.
 	Name string
+	// Cluster names the cluster the listener balances over, for the same
+	// labels.
+	Cluster string
 	// DialTimeout bounds each dial to an endpoint. Default 5s.
 	DialTimeout time.Duration
 	// DialAttempts is how many endpoints a connection tries before the

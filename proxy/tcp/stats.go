@@ -21,7 +21,7 @@ var DialBuckets = []time.Duration{
 // Stats is a listener's counters at one moment. Counters only grow, except
 // Active and the endpoints' Active.
 type Stats struct {
-	Listener string
+	Listener, Cluster string
 	// Accepted counts client connections taken off the listener.
 	Accepted uint64
 	// Active is the number of client connections being served.
@@ -120,7 +120,7 @@ func (c *counters) forget(current map[string]bool) {
 // Stats returns the listener's counters. Safe for concurrent use.
 func (p *Proxy) Stats() Stats {
 	c := &p.stats
-	s := Stats{Listener: p.opts.Name, Accepted: c.accepted.Load(), Active: c.active.Load(),
+	s := Stats{Listener: p.opts.Name, Cluster: p.opts.Cluster, Accepted: c.accepted.Load(), Active: c.active.Load(),
 		Rejected: c.rejected.Load(), Unserved: c.unserved.Load(),
 		IdleClosed: c.idleClosed.Load(), LifetimeClosed: c.lifetimeClosed.Load(),
 		DrainClosed: c.drainClosed.Load(), ShutdownClosed: c.shutClosed.Load()}
