@@ -12,6 +12,8 @@ go build -o "$bin" ./bench/l4
 "$bin" "$@"
 if [[ "${SPLICE_CHECK:-0}" == 1 ]]; then
 	echo "--- syscalls of a 1-stream, 64 MiB each way run (strace -f -c)"
-	strace -f -c -e trace=splice,read,write -o /dev/stdout \
+	out=$(dirname "$bin")/strace.txt
+	strace -f -c -e trace=splice,read,write -o "$out" \
 		"$bin" -rounds 1 -streams 1 -bytes $((64 << 20)) -rate-for 100ms -rate-workers 1 >/dev/null
+	cat "$out"
 fi

@@ -76,7 +76,9 @@ func (p *Proxy) dial(addr string, att Attempt) (link, error) {
 	nc, err := p.dialer.DialContext(p.ctx, "tcp", addr)
 	es.observeDial(time.Since(start))
 	if err != nil {
-		es.failed.Add(1)
+		if p.ctx.Err() == nil {
+			es.failed.Add(1)
+		}
 		att.Connected(err)
 		return link{}, fmt.Errorf("dial %s: %w", addr, err)
 	}

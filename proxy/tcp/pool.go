@@ -1,6 +1,9 @@
 package tcpproxy
 
 import (
+	"context"
+	"errors"
+
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/upstream"
@@ -64,7 +67,11 @@ type poolAttempt lb.Call
 
 func (a *poolAttempt) Connected(err error) {
 	c := (*lb.Call)(a)
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		c.End(health.Ignore, err) // the proxy gave up, not the endpoint
+		return
+	case err != nil:
 		c.End(health.Failure, err)
 		return
 	}

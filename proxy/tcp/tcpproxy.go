@@ -40,7 +40,8 @@ type Endpoint interface {
 type Attempt interface {
 	// Connected reports the dial's outcome once the dial is over. A nil
 	// err starts the connection's open life, which Close ends; a non-nil
-	// err is a failure for the endpoint's breaker and ends the attempt.
+	// err is a failure for the endpoint's breaker and ends the attempt,
+	// except one wrapping context.Canceled: the proxy was closing.
 	Connected(err error)
 	// Close reports that the open connection is closed. Call it once,
 	// only after Connected(nil).
