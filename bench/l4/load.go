@@ -14,8 +14,8 @@ import (
 // startBackend serves a one-byte command per connection:
 // 'u' reads until EOF and answers 'k'; 'd' plus an 8-byte length sends
 // that many bytes and closes; 'p' answers 'k' and closes.
-func startBackend() (net.Listener, error) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+func startBackend(addr string) (net.Listener, error) {
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("backend listen: %w", err)
 	}

@@ -15,6 +15,8 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,6 +35,24 @@ func main() {
 	flag.IntVar(&cfg.streams, "streams", 4, "parallel streams in the throughput runs")
 	flag.DurationVar(&cfg.rateFor, "rate-for", 2*time.Second, "length of each connection-rate run")
 	flag.IntVar(&cfg.rateWorkers, "rate-workers", 16, "parallel clients in the connection-rate runs")
+	flag.StringVar(&cfg.backendAddr, "backend", "127.0.0.1:0", "address of the in-process backend (fixed, for -also targets to reach)")
+	flag.Func("also", "name=host:port[,pid] of another proxy in front of -backend to measure alongside; "+
+		"with its pid its CPU time counts in the cost (repeatable)", func(v string) error {
+		name, rest, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want name=host:port[,pid], got %q", v)
+		}
+		addr, pid, _ := strings.Cut(rest, ",")
+		t := target{name: name, addr: addr}
+		if pid != "" {
+			var err error
+			if t.pid, err = strconv.Atoi(pid); err != nil {
+				return fmt.Errorf("pid of %s: %w", name, err)
+			}
+		}
+		cfg.also = append(cfg.also, t)
+		return nil
+	})
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -49,7 +69,16 @@ func main() {
 	}
 }
 
+// target is an address to measure; pid, when set, is a process outside
+// this one whose CPU time is part of the target's cost.
+type target struct {
+	name, addr string
+	pid        int
+}
+
 type config struct {
+	backendAddr string
+	also        []target
 	rounds      int
 	streamBytes int64
 	streams     int
@@ -61,7 +90,7 @@ type config struct {
 type sample struct{ rate, cpuPerUnit float64 }
 
 func run(cfg config) error {
-	back, err := startBackend()
+	back, err := startBackend(cfg.backendAddr)
 	if err != nil {
 		return err
 	}
@@ -77,7 +106,8 @@ func run(cfg config) error {
 	go proxy.Serve(lis)
 	defer proxy.Close()
 
-	targets := []struct{ name, addr string }{{"direct", back.Addr().String()}, {"strait", lis.Addr().String()}}
+	targets := append([]target{{name: "direct", addr: back.Addr().String()},
+		{name: "strait", addr: lis.Addr().String()}}, cfg.also...)
 	tests := []struct {
 		name, unit string
 		fn         func(addr string) (float64, error)
@@ -88,34 +118,33 @@ func run(cfg config) error {
 	}
 	fmt.Printf("GOMAXPROCS=%s rounds=%d streams=%d bytes/stream=%d rate-workers=%d rate-for=%v\n",
 		os.Getenv("GOMAXPROCS"), cfg.rounds, cfg.streams, cfg.streamBytes, cfg.rateWorkers, cfg.rateFor)
-	fmt.Printf("%-15s %12s %12s %7s   %-12s %9s %9s\n", "test", "direct", "strait", "ratio", "cost", "direct", "strait")
+	printHeader(targets)
 	for _, tc := range tests {
 		res := map[string][]sample{}
 		for range cfg.rounds {
 			for _, tg := range targets {
-				s, err := measure(tc.fn, tg.addr, tc.unit)
+				s, err := measure(tc.fn, tg, tc.unit)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", tc.name, tg.name, err)
 				}
 				res[tg.name] = append(res[tg.name], s)
 			}
 		}
-		d, s := median(res["direct"]), median(res["strait"])
-		fmt.Printf("%-15s %12.0f %12.0f %7.2f   %-12s %9.1f %9.1f\n",
-			tc.name, d.rate, s.rate, s.rate/d.rate, tc.unit, d.cpuPerUnit, s.cpuPerUnit)
+		printRow(tc.name, tc.unit, targets, res)
 	}
 	return nil
 }
 
-// measure runs fn against addr and returns its rate and the process CPU
-// time per unit of work (GB or connection, by unit).
-func measure(fn func(string) (float64, error), addr, unit string) (sample, error) {
-	cpu0, t0 := cpuTime(), time.Now()
-	rate, err := fn(addr)
+// measure runs fn against the target and returns its rate and the CPU
+// time (this process's and the target's own) per unit of work (GB or
+// connection, by unit).
+func measure(fn func(string) (float64, error), tg target, unit string) (sample, error) {
+	cpu0, t0 := cpuTime(tg.pid), time.Now()
+	rate, err := fn(tg.addr)
 	if err != nil {
 		return sample{}, err
 	}
-	cpu, wall := cpuTime()-cpu0, time.Since(t0)
+	cpu, wall := cpuTime(tg.pid)-cpu0, time.Since(t0)
 	units := rate * wall.Seconds()
 	if unit == "ms CPU/GB" {
 		return sample{rate, float64(cpu.Milliseconds()) / (units / 1e3)}, nil
@@ -123,10 +152,27 @@ func measure(fn func(string) (float64, error), addr, unit string) (sample, error
 	return sample{rate, float64(cpu.Microseconds()) / units}, nil
 }
 
-func cpuTime() time.Duration {
+// cpuTime is this process's CPU time plus, when pid is set, that
+// process's (read from /proc in clock ticks of 10 ms).
+func cpuTime(pid int) time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	t := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if pid == 0 {
+		return t
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return t
+	}
+	// Fields after the parenthesised command name: utime and stime are the
+	// 12th and 13th.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	for _, s := range f[11:13] {
+		ticks, _ := strconv.Atoi(s)
+		t += time.Duration(ticks) * 10 * time.Millisecond
+	}
+	return t
 }
 
 func median(xs []sample) sample {
@@ -140,4 +186,40 @@ func median(xs []sample) sample {
 		return 0
 	})
 	return xs[len(xs)/2]
+}
+
+// printHeader and printRow lay out one line per test: the median rate of
+// each target, each one's ratio to direct, and each one's CPU cost.
+func printHeader(targets []target) {
+	fmt.Printf("%-14s", "test")
+	for _, t := range targets {
+		fmt.Printf(" %9s", t.name)
+	}
+	for _, t := range targets[1:] {
+		fmt.Printf(" %9s", t.name+"/d")
+	}
+	fmt.Printf("   %-12s", "cost")
+	for _, t := range targets {
+		fmt.Printf(" %9s", t.name)
+	}
+	fmt.Println()
+}
+
+func printRow(name, unit string, targets []target, res map[string][]sample) {
+	meds := make([]sample, len(targets))
+	for i, t := range targets {
+		meds[i] = median(res[t.name])
+	}
+	fmt.Printf("%-14s", name)
+	for _, m := range meds {
+		fmt.Printf(" %9.0f", m.rate)
+	}
+	for _, m := range meds[1:] {
+		fmt.Printf(" %9.2f", m.rate/meds[0].rate)
+	}
+	fmt.Printf("   %-12s", unit)
+	for _, m := range meds {
+		fmt.Printf(" %9.1f", m.cpuPerUnit)
+	}
+	fmt.Println()
 }
