@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -53,6 +54,7 @@ func main() {
 		cfg.also = append(cfg.also, t)
 		return nil
 	})
+	serve := flag.String("serve", "", "only run strait's TCP proxy on this address, in front of -backend, until SIGTERM (for -also)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *profile != "" {
@@ -62,6 +64,13 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *serve != "" {
+		if err := serveProxy(*serve, cfg.backendAddr); err != nil {
+			log.Print(err)
+			exitCode = 1
+		}
+		return
 	}
 	if err := run(cfg); err != nil {
 		log.Print(err)
@@ -95,15 +104,10 @@ func run(cfg config) error {
 		return err
 	}
 	defer back.Close()
-	pool := lb.NewPool("bench", lb.Options{})
-	pool.Update([]string{back.Addr().String()})
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	proxy := tcpproxy.New(tcpproxy.Options{Name: "bench"}, tcpproxy.NewPoolBalancer(pool), quiet)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	proxy, lis, err := startProxy("127.0.0.1:0", back.Addr().String())
 	if err != nil {
-		return fmt.Errorf("proxy listen: %w", err)
+		return err
 	}
-	go proxy.Serve(lis)
 	defer proxy.Close()
 
 	targets := append([]target{{name: "direct", addr: back.Addr().String()},
@@ -132,6 +136,33 @@ func run(cfg config) error {
 		}
 		printRow(tc.name, tc.unit, targets, res)
 	}
+	return nil
+}
+
+// startProxy runs strait's TCP proxy on addr with one endpoint, backend.
+func startProxy(addr, backend string) (*tcpproxy.Proxy, net.Listener, error) {
+	pool := lb.NewPool("bench", lb.Options{})
+	pool.Update([]string{backend})
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	proxy := tcpproxy.New(tcpproxy.Options{Name: "bench"}, tcpproxy.NewPoolBalancer(pool), quiet)
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("proxy listen: %w", err)
+	}
+	go proxy.Serve(lis)
+	return proxy, lis, nil
+}
+
+// serveProxy is the proxy alone, in its own process like a deployed strait.
+func serveProxy(addr, backend string) error {
+	proxy, _, err := startProxy(addr, backend)
+	if err != nil {
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	proxy.Close()
 	return nil
 }
 
@@ -193,14 +224,14 @@ func median(xs []sample) sample {
 func printHeader(targets []target) {
 	fmt.Printf("%-14s", "test")
 	for _, t := range targets {
-		fmt.Printf(" %9s", t.name)
+		fmt.Printf(" %11s", t.name)
 	}
 	for _, t := range targets[1:] {
-		fmt.Printf(" %9s", t.name+"/d")
+		fmt.Printf(" %13s", t.name+"/d")
 	}
 	fmt.Printf("   %-12s", "cost")
 	for _, t := range targets {
-		fmt.Printf(" %9s", t.name)
+		fmt.Printf(" %11s", t.name)
 	}
 	fmt.Println()
 }
@@ -212,14 +243,14 @@ func printRow(name, unit string, targets []target, res map[string][]sample) {
 	}
 	fmt.Printf("%-14s", name)
 	for _, m := range meds {
-		fmt.Printf(" %9.0f", m.rate)
+		fmt.Printf(" %11.0f", m.rate)
 	}
 	for _, m := range meds[1:] {
-		fmt.Printf(" %9.2f", m.rate/meds[0].rate)
+		fmt.Printf(" %13.2f", m.rate/meds[0].rate)
 	}
 	fmt.Printf("   %-12s", unit)
 	for _, m := range meds {
-		fmt.Printf(" %9.1f", m.cpuPerUnit)
+		fmt.Printf(" %11.1f", m.cpuPerUnit)
 	}
 	fmt.Println()
 }

@@ -37,7 +37,10 @@ func (p *Proxy) serveConn(client net.Conn) {
 	l, err := p.connect()
 	if err != nil {
 		p.stats.unserved.Add(1)
-		p.log.Warn("no endpoint could take the connection", "client", client.RemoteAddr(), "err", err)
+		if p.mayLog() {
+			p.log.Warn("no endpoint could take the connection (logged once a second at most)",
+				"client", client.RemoteAddr(), "err", err)
+		}
 		return
 	}
 	l.stats.opened.Add(1)
@@ -61,6 +64,14 @@ func (p *Proxy) serveConn(client net.Conn) {
 		defer t.Stop()
 	}
 	p.pipe(c)
+}
+
+// mayLog lets one line a second through, so that an outage turning away
+// thousands of clients does not flood the log; the counters have them all.
+func (p *Proxy) mayLog() bool {
+	now := time.Now().UnixNano()
+	last := p.lastLog.Load()
+	return now-last >= int64(time.Second) && p.lastLog.CompareAndSwap(last, now)
 }
 
 // sendProxyHeader tells the backend who the client is, before any of the

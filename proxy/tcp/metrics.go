@@ -73,9 +73,9 @@ func constMetric(d *prometheus.Desc, t prometheus.ValueType, v float64, labels .
 // dialHistogram turns the per-bucket counts into Prometheus's cumulative
 // ones.
 func dialHistogram(e EndpointStats, labels []string) prometheus.Metric {
-	buckets := make(map[float64]uint64, len(DialBuckets))
+	buckets := make(map[float64]uint64, len(dialBuckets))
 	var cum uint64
-	for i, le := range DialBuckets {
+	for i, le := range dialBuckets {
 		cum += e.DialCounts[i]
 		buckets[le.Seconds()] = cum
 	}

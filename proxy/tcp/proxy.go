@@ -7,17 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Proxy relays the connections of one or more listeners to a balanced
 // cluster. Safe for concurrent use.
 type Proxy struct {
-	opts   Options
-	bal    Balancer
-	log    *slog.Logger
-	dialer net.Dialer
-	stats  counters
+	opts    Options
+	bal     Balancer
+	log     *slog.Logger
+	dialer  net.Dialer
+	stats   counters
+	lastLog atomic.Int64 // unix nanoseconds of the last rate-limited line
 
 	// ctx ends in-progress dials when the proxy closes for good.
 	ctx    context.Context

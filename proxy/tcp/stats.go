@@ -8,15 +8,18 @@ import (
 	"time"
 )
 
-// DialBuckets are the upper bounds of the dial latency histogram, for an
-// exporter to hand to a Prometheus const histogram.
-var DialBuckets = []time.Duration{
+// dialBuckets are the upper bounds of the dial latency histogram.
+var dialBuckets = [...]time.Duration{
 	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
 	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
 	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
 	time.Second, 2500 * time.Millisecond, 5 * time.Second,
 }
+
+// DialBuckets returns the upper bounds of the dial latency histogram that
+// EndpointStats.DialCounts counts into.
+func DialBuckets() []time.Duration { return slices.Clone(dialBuckets[:]) }
 
 // Stats is a listener's counters at one moment. Counters only grow, except
 // Active and the endpoints' Active.
@@ -50,7 +53,7 @@ type EndpointStats struct {
 	// BytesUp went client → endpoint, BytesDown endpoint → client.
 	BytesUp, BytesDown uint64
 	// DialCounts[i] counts dials (successful or not) that took at most
-	// DialBuckets[i]; the last element counts the slower ones.
+	// DialBuckets()[i]; the last element counts the slower ones.
 	DialCounts []uint64
 	// DialTotal is the sum of all dial latencies, DialCount their number.
 	DialTotal time.Duration
@@ -63,12 +66,12 @@ type endpointStats struct {
 	active             atomic.Int64
 	bytesUp, bytesDown atomic.Uint64
 	dialNanos          atomic.Int64
-	dialCounts         [16]atomic.Uint64 // len(DialBuckets)+1
+	dialCounts         [len(dialBuckets) + 1]atomic.Uint64
 }
 
 func (e *endpointStats) observeDial(d time.Duration) {
 	e.dialNanos.Add(int64(d))
-	i, _ := slices.BinarySearch(DialBuckets, d)
+	i, _ := slices.BinarySearch(dialBuckets[:], d)
 	e.dialCounts[i].Add(1)
 }
 
