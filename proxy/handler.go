@@ -20,6 +20,8 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "strait: no route for method %s", method)
 	}
+	cl.inflight.Add(1)
+	defer cl.inflight.Add(-1)
 	in, _ := metadata.FromIncomingContext(ss.Context())
 	ctx := metadata.NewOutgoingContext(ss.Context(), forwardable(in))
 	cs, err := cl.conn.NewStream(ctx, bidi, method, grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype(contentSubtype(in)))
