@@ -14,6 +14,7 @@ type conn struct {
 	client, backend net.Conn
 	addr            string
 	stats           *endpointStats
+	obs             ConnObserver
 	once            sync.Once
 	drainTimer      *time.Timer // guarded by Proxy.mu
 }
@@ -47,9 +48,10 @@ func (p *Proxy) serveConn(client net.Conn) {
 	l.stats.active.Add(1)
 	defer func() {
 		l.stats.active.Add(-1)
+		l.obs.Close()
 		l.att.Close()
 	}()
-	c := &conn{client: client, backend: l.backend, addr: l.addr, stats: l.stats}
+	c := &conn{client: client, backend: l.backend, addr: l.addr, stats: l.stats, obs: l.obs}
 	defer c.kill(nil)
 	if !p.register(c) {
 		return

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,9 +31,15 @@ func (p *Proxy) pipe(c *conn) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.copyDir(c, up, c.backend, c.client, &c.stats.bytesUp, idle)
+		p.copyDir(c, up, c.backend, c.client, idle, func(n int64) {
+			c.stats.bytesUp.Add(uint64(n))
+			c.obs.Sent(int(n))
+		})
 	}()
-	p.copyDir(c, down, c.client, c.backend, &c.stats.bytesDown, idle)
+	p.copyDir(c, down, c.client, c.backend, idle, func(n int64) {
+		c.stats.bytesDown.Add(uint64(n))
+		c.obs.Received(int(n))
+	})
 	wg.Wait()
 }
 
@@ -42,7 +47,7 @@ func (p *Proxy) pipe(c *conn) {
 // half-close of dst. Any other end (an error, the proxy closing the
 // connection, idleness) closes both sockets so that the other direction
 // stops too.
-func (p *Proxy) copyDir(c *conn, dir int, dst, src net.Conn, bytes *atomic.Uint64, idle *idleWindows) {
+func (p *Proxy) copyDir(c *conn, dir int, dst, src net.Conn, idle *idleWindows, count func(int64)) {
 	defer idle.finish(dir)
 	lr := &io.LimitedReader{R: src}
 	var deadline time.Time
@@ -56,7 +61,7 @@ func (p *Proxy) copyDir(c *conn, dir int, dst, src net.Conn, bytes *atomic.Uint6
 		n, err := io.Copy(dst, lr)
 		if n > 0 {
 			moved = true
-			bytes.Add(uint64(n))
+			count(n)
 		}
 		switch {
 		case err == nil && lr.N == 0:

@@ -18,6 +18,7 @@ type link struct {
 	att     Attempt
 	addr    string
 	stats   *endpointStats
+	obs     ConnObserver
 }
 
 // connect dials endpoints chosen by the balancer until one answers, trying
@@ -74,14 +75,21 @@ func (p *Proxy) dial(addr string, att Attempt) (link, error) {
 	es := p.stats.endpoint(addr)
 	start := time.Now()
 	nc, err := p.dialer.DialContext(p.ctx, "tcp", addr)
-	es.observeDial(time.Since(start))
+	took := time.Since(start)
+	es.observeDial(took)
+	if err != nil && p.ctx.Err() != nil {
+		att.Connected(err) // cut by Close: no failure of the endpoint
+		return link{}, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	obs := p.obs.Dialed(addr, took, err)
 	if err != nil {
-		if p.ctx.Err() == nil {
-			es.failed.Add(1)
-		}
+		es.failed.Add(1)
 		att.Connected(err)
 		return link{}, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	att.Connected(nil)
-	return link{backend: nc, att: att, addr: addr, stats: es}, nil
+	if obs == nil {
+		obs = nopConn{}
+	}
+	return link{backend: nc, att: att, addr: addr, stats: es, obs: obs}, nil
 }

@@ -49,6 +49,8 @@ type Options struct {
 	ProxyProtocol string
 	// Drain says how connections to removed endpoints end.
 	Drain DrainOptions
+	// Observer, if set, hears of dials and bytes for the metrics.
+	Observer Observer
 }
 
 // Defaults for Options fields left zero.

@@ -20,6 +20,7 @@ type Proxy struct {
 	dialer  net.Dialer
 	stats   counters
 	lastLog atomic.Int64 // unix nanoseconds of the last rate-limited line
+	obs     Observer
 
 	// ctx ends in-progress dials when the proxy closes for good.
 	ctx    context.Context
@@ -48,6 +49,10 @@ func New(o Options, bal Balancer, log *slog.Logger) *Proxy {
 		drain:     newDrainState(),
 	}
 	p.dialer.Timeout = p.opts.DialTimeout
+	p.obs = p.opts.Observer
+	if p.obs == nil {
+		p.obs = nopObserver{}
+	}
 	p.stats.endpoints = map[string]*endpointStats{}
 	return p
 }

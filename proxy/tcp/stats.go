@@ -8,19 +8,6 @@ import (
 	"time"
 )
 
-// dialBuckets are the upper bounds of the dial latency histogram.
-var dialBuckets = [...]time.Duration{
-	100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
-	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond,
-	10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
-	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
-	time.Second, 2500 * time.Millisecond, 5 * time.Second,
-}
-
-// DialBuckets returns the upper bounds of the dial latency histogram that
-// EndpointStats.DialCounts counts into.
-func DialBuckets() []time.Duration { return slices.Clone(dialBuckets[:]) }
-
 // Stats is a listener's counters at one moment. Counters only grow, except
 // Active and the endpoints' Active.
 type Stats struct {
@@ -52,10 +39,8 @@ type EndpointStats struct {
 	Failed uint64
 	// BytesUp went client → endpoint, BytesDown endpoint → client.
 	BytesUp, BytesDown uint64
-	// DialCounts[i] counts dials (successful or not) that took at most
-	// DialBuckets()[i]; the last element counts the slower ones.
-	DialCounts []uint64
-	// DialTotal is the sum of all dial latencies, DialCount their number.
+	// DialTotal is the sum of all dial latencies (failed dials included),
+	// DialCount their number.
 	DialTotal time.Duration
 	DialCount uint64
 }
@@ -66,24 +51,18 @@ type endpointStats struct {
 	active             atomic.Int64
 	bytesUp, bytesDown atomic.Uint64
 	dialNanos          atomic.Int64
-	dialCounts         [len(dialBuckets) + 1]atomic.Uint64
+	dials              atomic.Uint64
 }
 
 func (e *endpointStats) observeDial(d time.Duration) {
 	e.dialNanos.Add(int64(d))
-	i, _ := slices.BinarySearch(dialBuckets[:], d)
-	e.dialCounts[i].Add(1)
+	e.dials.Add(1)
 }
 
 func (e *endpointStats) snapshot(addr string) EndpointStats {
-	s := EndpointStats{Addr: addr, Opened: e.opened.Load(), Active: e.active.Load(),
+	return EndpointStats{Addr: addr, Opened: e.opened.Load(), Active: e.active.Load(),
 		Failed: e.failed.Load(), BytesUp: e.bytesUp.Load(), BytesDown: e.bytesDown.Load(),
-		DialTotal: time.Duration(e.dialNanos.Load()), DialCounts: make([]uint64, len(e.dialCounts))}
-	for i := range e.dialCounts {
-		s.DialCounts[i] = e.dialCounts[i].Load()
-		s.DialCount += s.DialCounts[i]
-	}
-	return s
+		DialTotal: time.Duration(e.dialNanos.Load()), DialCount: e.dials.Load()}
 }
 
 // counters are a listener's live counters.
