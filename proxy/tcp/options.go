@@ -22,35 +22,36 @@ type DrainOptions struct {
 	Grace time.Duration `yaml:"grace"`
 }
 
-// Options shape one TCP listener.
+// Options shape one TCP listener. The YAML keys are those of a listener
+// with `protocol: tcp`, so the configuration can inline them.
 type Options struct {
 	// Name labels the listener in logs and statistics.
-	Name string
+	Name string `yaml:"-"`
 	// Cluster names the cluster the listener balances over, for the same
 	// labels.
-	Cluster string
+	Cluster string `yaml:"-"`
 	// DialTimeout bounds each dial to an endpoint. Default 5s.
-	DialTimeout time.Duration
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// DialAttempts is how many endpoints a connection tries before the
 	// client is turned away. Default 3.
-	DialAttempts int
+	DialAttempts int `yaml:"dial_attempts"`
 	// MaxConnections caps open client connections; those beyond it are
 	// closed at once and counted. Zero means no cap.
-	MaxConnections int
+	MaxConnections int `yaml:"max_connections"`
 	// IdleTimeout closes a connection that moved no byte either way for
 	// this long (it closes within 1.25× of it). Zero means never.
-	IdleTimeout time.Duration
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxLifetime closes a connection this long after it was accepted.
 	// Zero means never.
-	MaxLifetime time.Duration
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
 	// ProxyProtocol is "", "v1" or "v2": the PROXY protocol header sent
 	// to the backend before any byte of the client's, so that the backend
 	// sees the client's address.
-	ProxyProtocol string
+	ProxyProtocol string `yaml:"proxy_protocol"`
 	// Drain says how connections to removed endpoints end.
-	Drain DrainOptions
+	Drain DrainOptions `yaml:"drain"`
 	// Observer, if set, hears of dials and bytes for the metrics.
-	Observer Observer
+	Observer Observer `yaml:"-"`
 }
 
 // Defaults for Options fields left zero.

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestValidateNamesTheField(t *testing.T) {
@@ -67,5 +69,34 @@ func TestIdleWindowsWaitForTheSlowerDirection(t *testing.T) {
 		if got := w2.report(up, false); got != (i == windowsPerTimeout-1) {
 			t.Fatalf("half-closed window %d: idle=%v", i, got)
 		}
+	}
+}
+
+// The keys of a `protocol: tcp` listener, as the configuration example
+// documents them.
+func TestOptionsDecodeFromListenerYAML(t *testing.T) {
+	const doc = `
+dial_timeout: 2s
+dial_attempts: 4
+max_connections: 10000
+idle_timeout: 10m
+max_lifetime: 24h
+proxy_protocol: v2
+drain: {mode: close, grace: 30s}
+`
+	var o Options
+	dec := yaml.NewDecoder(strings.NewReader(doc))
+	dec.KnownFields(true)
+	if err := dec.Decode(&o); err != nil {
+		t.Fatal(err)
+	}
+	want := Options{DialTimeout: 2 * time.Second, DialAttempts: 4, MaxConnections: 10000,
+		IdleTimeout: 10 * time.Minute, MaxLifetime: 24 * time.Hour, ProxyProtocol: "v2",
+		Drain: DrainOptions{Mode: DrainClose, Grace: 30 * time.Second}}
+	if o != want {
+		t.Fatalf("decoded %+v, want %+v", o, want)
+	}
+	if err := o.Validate("listeners[0]"); err != nil {
+		t.Fatal(err)
 	}
 }
