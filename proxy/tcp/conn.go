@@ -44,8 +44,6 @@ func (p *Proxy) serveConn(client net.Conn) {
 		}
 		return
 	}
-	l.stats.opened.Add(1)
-	l.stats.active.Add(1)
 	defer func() {
 		l.stats.active.Add(-1)
 		l.obs.Close()

@@ -72,10 +72,11 @@ func (p *Proxy) pickUntried(tried []string) (Endpoint, bool) {
 
 // dial connects to addr and reports the outcome to att.
 func (p *Proxy) dial(addr string, att Attempt) (link, error) {
-	es := p.stats.endpoint(addr)
 	start := time.Now()
 	nc, err := p.dialer.DialContext(p.ctx, "tcp", addr)
 	took := time.Since(start)
+	// Looked up after the dial: a removal meanwhile may have dropped it.
+	es := p.stats.endpoint(addr)
 	es.observeDial(took)
 	if err != nil && p.ctx.Err() != nil {
 		att.Connected(err) // cut by Close: no failure of the endpoint
@@ -88,6 +89,8 @@ func (p *Proxy) dial(addr string, att Attempt) (link, error) {
 		return link{}, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	att.Connected(nil)
+	es.opened.Add(1)
+	es.active.Add(1)
 	if obs == nil {
 		obs = nopConn{}
 	}
