@@ -8,9 +8,23 @@
 // becomes a FIN towards the backend, and back), so request/response
 // protocols that close their write side still get the reply.
 //
-// The package balances through the small Balancer interface below; PoolBalancer
-// adapts lb.Pool to it, so L4 shares the P2C picker, the peak-EWMA meter
-// and the per-endpoint breakers with the gRPC side.
+// The package balances through the small Balancer interface below;
+// PoolBalancer adapts lb.Pool to it, so L4 shares the P2C picker, the
+// peak-EWMA meter and the per-endpoint breakers with the gRPC side, and
+// PoolBalancer.Follow keeps pool and proxy on a discovery Guard's set.
+// Per-endpoint metrics go through Observer (MetricsObserver feeds package
+// metrics); the Proxy is itself a Prometheus collector of its listener's
+// counters, and Stats returns them all for the status page.
+//
+// Wiring one listener:
+//
+//	pool := lb.NewPool(cluster, balancerOptions)
+//	bal := tcpproxy.NewPoolBalancer(pool)
+//	p := tcpproxy.New(opts, bal, log) // opts.Observer = tcpproxy.MetricsObserver(m, cluster)
+//	stop := bal.Follow(guard, p)
+//	go p.Serve(lis)
+//	...
+//	p.Shutdown(drainCtx); stop()
 package tcpproxy
 
 import "errors"
