@@ -58,7 +58,7 @@ func TestBreakerTripsAndRecovers(t *testing.T) {
 	}
 	clk.advance(2 * time.Millisecond)
 	if b.State() != HalfOpen {
-		t.Fatalf("state %v after timeout, want half_open", b.State())
+		t.Fatalf("state %v after timeout, want half-open", b.State())
 	}
 	probe, err := b.Allow()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -41,10 +42,17 @@ func NewClassifier(names []string) (Classifier, error) {
 	return c, nil
 }
 
+// DeadlineSlack is how close to the client's deadline a DeadlineExceeded
+// is taken for the client's own: gRPC sends the deadline along, so the
+// backend gives up at about the same moment, a little before the client's
+// context notices.
+const DeadlineSlack = 50 * time.Millisecond
+
 // Classify judges a finished call. ctx is the call's context: once it is
 // done the client cancelled or its own deadline ran out, which says nothing
-// about the endpoint. A DeadlineExceeded while ctx is still live means the
-// backend (or a hop behind it) ran out of time. Errors that carry no gRPC
+// about the endpoint. A DeadlineExceeded counts only when the call had no
+// deadline or more than DeadlineSlack of it was left: then the backend (or
+// a hop behind it) ran out of its own time. Errors that carry no gRPC
 // status are connection errors and always count as failures.
 func (c Classifier) Classify(ctx context.Context, err error) Verdict {
 	if err == nil {
@@ -58,11 +66,19 @@ func (c Classifier) Classify(ctx context.Context, err error) Verdict {
 		return Failure
 	}
 	code := st.Code()
-	if code == codes.Canceled {
+	if code == codes.Canceled || code == codes.DeadlineExceeded && nearDeadline(ctx) {
 		return Ignore
 	}
 	if int(code) < len(c.failure) && c.failure[code] {
 		return Failure
 	}
 	return Success
+}
+
+func nearDeadline(ctx context.Context) bool {
+	if ctx == nil {
+		return false
+	}
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < DeadlineSlack
 }

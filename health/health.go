@@ -55,7 +55,7 @@ func (s State) String() string {
 	case Closed:
 		return "closed"
 	case HalfOpen:
-		return "half_open"
+		return "half-open"
 	default:
 		return "open"
 	}

@@ -21,6 +21,10 @@ func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_000_000, 0)} }
 
 func TestClassify(t *testing.T) {
 	live := context.Background()
+	soon, cancel3 := context.WithTimeout(context.Background(), DeadlineSlack/2)
+	defer cancel3()
+	later, cancel4 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel4()
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(1, 0))
@@ -42,6 +46,8 @@ func TestClassify(t *testing.T) {
 		{"data loss", live, status.Error(codes.DataLoss, "x"), Failure},
 		{"backend deadline", live, status.Error(codes.DeadlineExceeded, "x"), Failure},
 		{"client deadline", expired, status.Error(codes.DeadlineExceeded, "x"), Ignore},
+		{"propagated deadline", soon, status.Error(codes.DeadlineExceeded, "x"), Ignore},
+		{"backend's own deadline", later, status.Error(codes.DeadlineExceeded, "x"), Failure},
 		{"client cancel", cancelled, status.Error(codes.Canceled, "x"), Ignore},
 		{"cancel code", live, status.Error(codes.Canceled, "x"), Ignore},
 		{"not found", live, status.Error(codes.NotFound, "x"), Success},

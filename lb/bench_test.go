@@ -18,6 +18,7 @@ func BenchmarkPick(b *testing.B) {
 			p := NewPool("bench", Options{SlowStart: time.Nanosecond})
 			p.Update(addrs)
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, ok := p.Pick(); !ok {

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/lb"
 )
 
@@ -64,26 +65,12 @@ func startCluster(t *testing.T, n int, o lb.Options) *cluster {
 	}
 	t.Cleanup(func() { c.cc.Close() })
 	c.cc.Connect()
-	eventually(t, 5*time.Second, "every backend ready", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "every backend ready", func() bool {
 		p, ok := lb.DefaultRegistry.Pool(c.name)
 		c.pool = p
 		return ok && p.Current().Len() == n
 	})
 	return c
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }
 
 type result struct {

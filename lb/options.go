@@ -18,10 +18,12 @@ const (
 const (
 	DefaultTau            = 10 * time.Second
 	DefaultPrior          = 10 * time.Millisecond
-	DefaultPenalty        = time.Second
+	DefaultPenalty        = 10 * time.Second
 	DefaultSlowStart      = 10 * time.Second
 	DefaultGrace          = 5 * time.Minute
 	DefaultPanicThreshold = 50.0
+	DefaultCheckInterval  = 5 * time.Second
+	DefaultCheckTimeout   = time.Second
 )
 
 // Options are a cluster's balancer settings, embedded in the configuration
@@ -34,7 +36,8 @@ type Options struct {
 	// Prior is the latency estimate of a new endpoint when there is no
 	// other endpoint to borrow the average estimate from.
 	Prior time.Duration `yaml:"prior" json:"prior,omitempty"`
-	// Penalty is the latency a failed call counts as.
+	// Penalty is the latency a failed call counts as; it fades with the
+	// breaker timeout as time constant, doubled for each failure in a row.
 	Penalty time.Duration `yaml:"penalty" json:"penalty,omitempty"`
 	// SlowStart is how long a new endpoint's share ramps up.
 	SlowStart time.Duration `yaml:"slow_start" json:"slowStart,omitempty"`
@@ -50,15 +53,21 @@ type Options struct {
 	HealthCheck HealthCheckOptions `yaml:"health_check" json:"-"`
 }
 
-// HealthCheckOptions turn on grpc-go's client-side health checking: a
-// grpc.health.v1 Watch stream per connection; an endpoint that reports
-// anything but SERVING takes no traffic.
+// HealthCheckOptions configure active health checks. gRPC clusters use
+// grpc-go's client-side health checking (a grpc.health.v1 Watch stream per
+// connection, so Interval and Timeout do not apply); the L4 proxy polls
+// with a health.Prober every Interval, each check bounded by Timeout. An
+// endpoint that reports anything but SERVING takes no traffic.
 type HealthCheckOptions struct {
 	// Enabled turns the checks on.
 	Enabled bool `yaml:"enabled"`
 	// Service is the service name sent in the request ("" asks about the
 	// server as a whole).
 	Service string `yaml:"service"`
+	// Interval is the time between two polls (L4; default 5s).
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one poll (L4; default 1s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // WithDefaults returns o with zero fields set to their defaults.
@@ -75,6 +84,8 @@ func (o Options) WithDefaults() Options {
 		o.PanicThreshold = DefaultPanicThreshold
 	}
 	o.Breaker = o.Breaker.WithDefaults()
+	o.HealthCheck.Interval = orDefault(o.HealthCheck.Interval, DefaultCheckInterval)
+	o.HealthCheck.Timeout = orDefault(o.HealthCheck.Timeout, DefaultCheckTimeout)
 	return o
 }
 
@@ -97,7 +108,8 @@ func (o Options) Validate(prefix string) error {
 	durations := []struct {
 		key string
 		d   time.Duration
-	}{{"tau", o.Tau}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace}}
+	}{{"tau", o.Tau}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace},
+		{"health_check.interval", o.HealthCheck.Interval}, {"health_check.timeout", o.HealthCheck.Timeout}}
 	for _, f := range durations {
 		if f.d < 0 {
 			return fmt.Errorf("%s.%s: %v is negative", prefix, f.key, f.d)

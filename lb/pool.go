@@ -37,7 +37,7 @@ type Pool struct {
 
 	mu      sync.Mutex
 	byAddr  map[string]*Endpoint
-	ejected int // members whose breaker is not closed
+	ejected int // members out: breaker not closed, or not serving
 }
 
 // PoolOption changes how a Pool is built.
@@ -110,10 +110,38 @@ func (p *Pool) Acquire() (*Call, error) {
 // nanos is the pool's clock as nanoseconds since the pool was built.
 func (p *Pool) nanos() int64 { return int64(p.clock().Sub(p.epoch)) }
 
-// countEjected adjusts the ejected count by one member and re-judges panic
-// mode. Called with mu held.
-func (p *Pool) countEjected(up bool) {
-	if up {
+// SetServing records what an active health check found for addr; an
+// endpoint that does not serve takes no traffic (outside panic mode) and
+// counts against the panic threshold. One that serves again starts over
+// like a new endpoint (peers' average estimate, slow start): what it
+// measured before it went down is stale. Unknown addresses are ignored.
+// Its signature fits health.Prober's report function.
+func (p *Pool) SetServing(addr string, serving bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e := p.byAddr[addr]
+	if e == nil || e.down == !serving {
+		return
+	}
+	if serving {
+		now := p.nanos()
+		e.meter.reset(p.averageEstimate(now), now)
+		e.joined.Store(now)
+	}
+	p.change(e, func() { e.down = !serving })
+	e.notServing.Store(!serving)
+}
+
+// change applies f, which may take e out or bring it back, and keeps the
+// count of members out and panic mode in step. Called with mu held.
+func (p *Pool) change(e *Endpoint, f func()) {
+	before := e.out()
+	f()
+	after := e.out()
+	if !e.member || after == before {
+		return
+	}
+	if after {
 		p.ejected++
 	} else {
 		p.ejected--

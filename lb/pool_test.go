@@ -55,10 +55,25 @@ func TestPickPrefersFewerInFlight(t *testing.T) {
 }
 
 func TestFailuresCostPenalty(t *testing.T) {
-	p, clk := newTestPool(Options{Penalty: time.Second}, "a", "b")
-	serve(p, clk, p.Current().Endpoint(0), time.Millisecond, true)
-	if est := p.Current().Endpoint(0).Estimate(); est < 900*time.Millisecond {
+	p, clk := newTestPool(Options{Penalty: time.Second, Prior: time.Millisecond}, "a", "b")
+	a := p.Current().Endpoint(0)
+	serve(p, clk, a, time.Millisecond, true)
+	if est := a.Estimate(); est < 990*time.Millisecond {
 		t.Fatalf("a fast failure left the estimate at %v", est)
+	}
+	clk.advance(health.DefaultTimeout) // the penalty fades with the breaker timeout
+	if est := a.Estimate(); est > 400*time.Millisecond || est < 300*time.Millisecond {
+		t.Fatalf("one timeout after a failure the estimate is %v, want ≈ 1s/e", est)
+	}
+	serve(p, clk, a, time.Millisecond, true) // second in a row: fades half as fast
+	clk.advance(2 * health.DefaultTimeout)
+	if est := a.Estimate(); est > 400*time.Millisecond || est < 300*time.Millisecond {
+		t.Fatalf("two timeouts after a second failure the estimate is %v, want ≈ 1s/e", est)
+	}
+	serve(p, clk, a, time.Millisecond, false) // recovered: the rest fades at the base rate
+	clk.advance(5 * health.DefaultTimeout)
+	if est := a.Estimate(); est > 10*time.Millisecond {
+		t.Fatalf("after a success and five timeouts the estimate is still %v", est)
 	}
 }
 
@@ -81,68 +96,6 @@ func TestStreamsMeasureFirstResponse(t *testing.T) {
 	}
 	if e.InFlight() != 0 {
 		t.Fatal("ended stream still in flight")
-	}
-}
-
-func TestEjectedEndpointSkippedThenProbed(t *testing.T) {
-	p, clk := newTestPool(Options{}, "a", "b", "c", "d")
-	bad := p.Current().Endpoint(3)
-	for range health.DefaultConsecutiveFailures {
-		serve(p, clk, bad, time.Millisecond, true)
-	}
-	if bad.BreakerState() != health.Open {
-		t.Fatalf("breaker %v after failures", bad.BreakerState())
-	}
-	got := share(p, clk, 500, func(*Endpoint) time.Duration { return time.Millisecond })
-	if got["d"] != 0 {
-		t.Fatalf("ejected endpoint picked %d times", got["d"])
-	}
-	if p.Panicking() {
-		t.Fatal("one of four ejected must not panic")
-	}
-	clk.advance(2 * health.DefaultTimeout)
-	if bad.BreakerState() != health.HalfOpen {
-		t.Fatalf("breaker %v after its timeout", bad.BreakerState())
-	}
-	probe, err := bad.Start()
-	if err != nil {
-		t.Fatalf("probe refused: %v", err)
-	}
-	if _, err := bad.Start(); err == nil {
-		t.Fatal("second call admitted during the probe")
-	}
-	probe.End(health.Success, nil)
-	if bad.BreakerState() != health.Closed {
-		t.Fatal("good probe did not close the breaker")
-	}
-}
-
-func TestPanicMode(t *testing.T) {
-	p, clk := newTestPool(Options{}, "a", "b", "c", "d")
-	eject := func(i int) {
-		for range health.DefaultConsecutiveFailures {
-			serve(p, clk, p.Current().Endpoint(i), time.Millisecond, true)
-		}
-	}
-	eject(0)
-	eject(1)
-	if p.Panicking() {
-		t.Fatal("50% ejected is not above the 50% threshold")
-	}
-	eject(2)
-	if !p.Panicking() || p.PanicActivations() != 1 {
-		t.Fatalf("panicking %v activations %d with 3 of 4 ejected", p.Panicking(), p.PanicActivations())
-	}
-	got := share(p, clk, 400, func(*Endpoint) time.Duration { return time.Millisecond })
-	if got["a"]+got["b"]+got["c"] < 100 || got["d"] > 300 {
-		t.Fatalf("panic mode must send traffic to ejected endpoints too: %v", got)
-	}
-	p.Update([]string{"d"})
-	if p.Panicking() {
-		t.Fatal("removing the ejected endpoints must end panic mode")
-	}
-	if st := p.Stats(); st.Ejected != 0 || st.PanicActivations != 1 {
-		t.Fatalf("stats %+v", st)
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 type EndpointStats struct {
 	Addr string `json:"addr"`
 	// Member is false for a removed endpoint kept for its grace period.
-	Member    bool          `json:"member"`
+	Member bool `json:"member"`
+	// Serving is false while an active health check says otherwise.
+	Serving   bool          `json:"serving"`
 	Estimate  time.Duration `json:"estimate_ns"`
 	InFlight  int64         `json:"in_flight"`
 	Breaker   string        `json:"breaker"`
@@ -26,11 +28,13 @@ type EndpointStats struct {
 
 // PoolStats is a cluster's balancing state.
 type PoolStats struct {
-	Cluster          string          `json:"cluster"`
-	Panicking        bool            `json:"panicking"`
-	PanicActivations uint64          `json:"panic_activations"`
-	Ejected          int             `json:"ejected"`
-	Endpoints        []EndpointStats `json:"endpoints"`
+	Cluster          string `json:"cluster"`
+	Panicking        bool   `json:"panicking"`
+	PanicActivations uint64 `json:"panic_activations"`
+	// Ejected counts members out of rotation: breaker not closed, or
+	// reported not serving.
+	Ejected   int             `json:"ejected"`
+	Endpoints []EndpointStats `json:"endpoints"`
 }
 
 // Stats returns every endpoint's state, members and graced ones, sorted
@@ -53,8 +57,8 @@ func (p *Pool) Stats() PoolStats {
 // stats reads the endpoint; called with pool.mu held (for member).
 func (e *Endpoint) stats(now int64) EndpointStats {
 	s := EndpointStats{
-		Addr: e.addr, Member: e.member,
-		Estimate:  time.Duration(e.meter.value(now, e.pool.tau)),
+		Addr: e.addr, Member: e.member, Serving: !e.down,
+		Estimate:  time.Duration(e.cost(now)),
 		InFlight:  e.inflight.Load(),
 		Breaker:   e.breaker.State().String(),
 		Ejections: e.breaker.Ejections(),
@@ -70,7 +74,8 @@ func (e *Endpoint) stats(now int64) EndpointStats {
 // BreakerState is the endpoint's breaker position.
 func (e *Endpoint) BreakerState() health.State { return e.breaker.State() }
 
-// Estimate is the endpoint's current latency estimate.
+// Estimate is the endpoint's current latency estimate, failure penalty
+// included.
 func (e *Endpoint) Estimate() time.Duration {
-	return time.Duration(e.meter.value(e.pool.nanos(), e.pool.tau))
+	return time.Duration(e.cost(e.pool.nanos()))
 }

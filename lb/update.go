@@ -47,6 +47,7 @@ func (p *Pool) Update(addrs []string) *Set {
 
 func (p *Pool) newEndpoint(addr string, prior float64, now int64) *Endpoint {
 	e := &Endpoint{addr: addr, pool: p}
+	e.failedAt.Store(noFailure)
 	e.meter.reset(prior, now)
 	e.breaker = health.NewBreaker(p.opts.Breaker, p.clock, p.float64, e.onBreaker)
 	p.byAddr[addr] = e
@@ -56,7 +57,7 @@ func (p *Pool) newEndpoint(addr string, prior float64, now int64) *Endpoint {
 func (p *Pool) join(e *Endpoint, now int64) {
 	e.member = true
 	e.joined.Store(now)
-	if e.ejected {
+	if e.out() {
 		p.ejected++
 	}
 }
@@ -64,7 +65,7 @@ func (p *Pool) join(e *Endpoint, now int64) {
 func (p *Pool) leave(e *Endpoint, now int64) {
 	e.member = false
 	e.removedAt = now
-	if e.ejected {
+	if e.out() {
 		p.ejected--
 	}
 }
