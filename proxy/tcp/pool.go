@@ -20,7 +20,8 @@ import (
 // streams; a half-open endpoint therefore stays half-open while its probe
 // connection is open.
 type PoolBalancer struct {
-	pool *lb.Pool
+	pool   *lb.Pool
+	prober *health.Prober
 }
 
 var _ Balancer = (*PoolBalancer)(nil) // API check
@@ -37,13 +38,25 @@ func (b *PoolBalancer) Pick() (Endpoint, bool) {
 	return (*poolEndpoint)(e), true
 }
 
+// WithProber makes Follow keep pr's active checks on the same set; pr
+// should report to the pool's SetServing. Call it before Follow.
+func (b *PoolBalancer) WithProber(pr *health.Prober) *PoolBalancer {
+	b.prober = pr
+	return b
+}
+
 // Follow keeps the pool and the proxy on g's set: every snapshot updates
-// the pool first (so removed endpoints get no new connection) and then
-// the proxy (which drains theirs). It returns the unsubscribe function.
+// the pool first (so removed endpoints get no new connection, and new ones
+// are known before a probe reports on them), then the prober if any, then
+// the proxy (which drains the removed endpoints' connections). It returns
+// the unsubscribe function.
 func (b *PoolBalancer) Follow(g *upstream.Guard, p *Proxy) (cancel func()) {
 	return g.Subscribe(func(s upstream.Snapshot) {
 		addrs := upstream.Addrs(s.Endpoints)
 		b.pool.Update(addrs)
+		if b.prober != nil {
+			b.prober.Update(addrs)
+		}
 		p.UpdateEndpoints(addrs)
 	})
 }
