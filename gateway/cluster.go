@@ -19,7 +19,8 @@ import (
 // cluster is a running cluster and the configuration it was built from,
 // so a reload can tell whether it changed.
 type cluster struct {
-	cfg config.Cluster
+	name string
+	cfg  config.Cluster
 	// source names the discovery backend: static, etcd or k8s.
 	source string
 	guard  *upstream.Guard
@@ -59,7 +60,7 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{cfg: cc, source: kind, guard: guard, proxy: pc}, nil
+	return &cluster{name: name, cfg: cc, source: kind, guard: guard, proxy: pc}, nil
 }
 
 // newSource returns the cluster's discovery source and its kind.
