@@ -12,7 +12,9 @@
 # BENCH_WARMUP (2s per target), BENCH_CONNS ("1 10"), BENCH_CONCURRENCY
 # (50), BENCH_HAPROXY (0; 1 adds HAProxy, installed with apt-get when
 # missing), BENCH_OUT (directory for raw results; a temporary one by
-# default).
+# default), BENCH_VARIANTS (other strait builds to compare while tuning,
+# "NAME=PATH ...": each PATH is run like bin/strait, on port 19610 and up;
+# a wrapper that ends in `exec bin/strait "$@"` can set GOGC and such).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +28,7 @@ GHZ_VERSION=v0.93.0 # newer ghz uses far more CPU and distorts ratios on 2 cores
 TOOLS=$PWD/bin/tools
 BACKENDS=(127.0.0.1:19700 127.0.0.1:19701 127.0.0.1:19702)
 declare -A ADDR=([direct]=127.0.0.1:19700 [strait]=127.0.0.1:19600 [baseline]=127.0.0.1:19601 [haproxy]=127.0.0.1:19602)
+VARIANTS=${BENCH_VARIANTS:-}
 declare -A PID=()
 pids=()
 
@@ -81,8 +84,8 @@ start() {
 }
 
 start_all() {
-  local addr t
-  for addr in "${BACKENDS[@]}" "${ADDR[strait]}" "${ADDR[baseline]}" "${ADDR[haproxy]}"; do
+  local addr t i
+  for addr in "${BACKENDS[@]}" $(for t in "${TARGETS[@]}"; do echo "${ADDR[$t]}"; done); do
     if port_busy "$addr"; then log "$addr is already in use; stop what listens there first"; exit 1; fi
   done
   for i in "${!BACKENDS[@]}"; do
@@ -94,6 +97,12 @@ start_all() {
   if [ "$HAPROXY" = 1 ]; then
     start haproxy "${ADDR[haproxy]}" haproxy -db -f bench/haproxy.cfg
   fi
+  local v name
+  for v in $VARIANTS; do
+    name=${v%%=*}
+    sed "s/127.0.0.1:19600/${ADDR[$name]}/" bench/strait.yaml >"$OUT/$name.yaml"
+    start "$name" "${ADDR[$name]}" "${v#*=}" serve -config "$OUT/$name.yaml" -log-level warn
+  done
   for t in "${TARGETS[@]}"; do log "$t on ${ADDR[$t]} (pid ${PID[$t]})"; done
 }
 
@@ -127,6 +136,11 @@ main() {
   HZ=$(getconf CLK_TCK)
   TARGETS=(direct strait baseline)
   if [ "$HAPROXY" = 1 ]; then TARGETS+=(haproxy); fi
+  local v port=19610
+  for v in $VARIANTS; do
+    TARGETS+=("${v%%=*}")
+    ADDR[${v%%=*}]=127.0.0.1:$((port++))
+  done
   install_tools
   "$TOOLS/benchtool" protoset "$OUT/helloworld.protoset"
   start_all
