@@ -12,7 +12,8 @@
 # BENCH_WARMUP (2s per target), BENCH_CONNS ("1 10"), BENCH_CONCURRENCY
 # (50), BENCH_HAPROXY (0; 1 adds HAProxy, installed with apt-get when
 # missing), BENCH_OUT (directory for raw results; a temporary one by
-# default), BENCH_VARIANTS (other strait builds to compare while tuning,
+# default), BENCH_STRAIT_ENV (environment for strait alone, e.g.
+# "GOGC=400"), BENCH_VARIANTS (other strait builds to compare while tuning,
 # "NAME=PATH ...": each PATH is run like bin/strait, on port 19610 and up;
 # a wrapper that ends in `exec bin/strait "$@"` can set GOGC and such).
 set -euo pipefail
@@ -29,6 +30,7 @@ TOOLS=$PWD/bin/tools
 BACKENDS=(127.0.0.1:19700 127.0.0.1:19701 127.0.0.1:19702)
 declare -A ADDR=([direct]=127.0.0.1:19700 [strait]=127.0.0.1:19600 [baseline]=127.0.0.1:19601 [haproxy]=127.0.0.1:19602)
 VARIANTS=${BENCH_VARIANTS:-}
+STRAIT_ENV=${BENCH_STRAIT_ENV:-}
 declare -A PID=()
 pids=()
 
@@ -92,7 +94,9 @@ start_all() {
     start "backend$i" "${BACKENDS[$i]}" bin/demo-backend -addr "${BACKENDS[$i]}" -name "backend-$i"
   done
   PID[direct]=${PID[backend0]}
-  start strait "${ADDR[strait]}" bin/strait serve -config bench/strait.yaml -log-level warn
+  # env execs strait, so the PID stays strait's own.
+  # shellcheck disable=SC2086 # STRAIT_ENV is a list of VAR=value words.
+  start strait "${ADDR[strait]}" env $STRAIT_ENV bin/strait serve -config bench/strait.yaml -log-level warn
   start baseline "${ADDR[baseline]}" "$TOOLS/baseline" -listen "${ADDR[baseline]}" -backends "$(IFS=,; echo "${BACKENDS[*]}")"
   if [ "$HAPROXY" = 1 ]; then
     start haproxy "${ADDR[haproxy]}" haproxy -db -f bench/haproxy.cfg
@@ -122,10 +126,9 @@ measure() {
   before=$(cpu_ticks "${PID[$t]}")
   ghz_run "$t" "$conns" "$DURATION" "$OUT/run.json"
   after=$(cpu_ticks "${PID[$t]}")
-  local ticks=$((after - before))
-  # direct has no proxy: the backend's CPU is not what the column means.
-  if [ "$t" = direct ]; then ticks=0; fi
-  "$TOOLS/benchtool" record -target "$t" -conns "$conns" -rep "$rep" -ticks "$ticks" -clk-tck "$HZ" "$OUT/run.json" \
+  # For direct this is the backend's own CPU, which the table shows in
+  # parentheses: a proxy does a server's work and a client's.
+  "$TOOLS/benchtool" record -target "$t" -conns "$conns" -rep "$rep" -ticks "$((after - before))" -clk-tck "$HZ" "$OUT/run.json" \
     | tee -a "$OUT/results.tsv" >&2
 }
 
@@ -160,7 +163,8 @@ main() {
     done
   done
   echo
-  echo "ghz $GHZ_VERSION SayHello -c $CONC, $DURATION per run, $REPS reps interleaved; $(nproc) cores; raw rows in $OUT/results.tsv"
+  echo "ghz $GHZ_VERSION SayHello -c $CONC, $DURATION per run, $REPS reps interleaved; $(nproc) cores${STRAIT_ENV:+; strait with $STRAIT_ENV}"
+  echo "raw rows in $OUT/results.tsv"
   "$TOOLS/benchtool" table "$OUT/results.tsv"
 }
 

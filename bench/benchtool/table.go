@@ -132,6 +132,9 @@ func printTable(out io.Writer, ss []summary) error {
 		if s.CPUPerR > 0 {
 			cpu = fmt.Sprintf("%.1f", float64(s.CPUPerR)/float64(time.Microsecond))
 		}
+		if s.CPUPerR > 0 && s.Target == baseTarget {
+			cpu = "(" + cpu + ")" // the backend's, not a proxy's
+		}
 		fmt.Fprintf(w, "%d\t%s\t%d\t%.0f\t%.2f\t%.2f\t%s\t%s\t%d\t\n", s.Conns, s.Target, s.Reps, s.RPS,
 			ms(s.P50), ms(s.P99), ratio, cpu, s.Errors)
 	}

@@ -49,6 +49,17 @@ func TestRowRoundTrip(t *testing.T) {
 	}
 }
 
+func TestTableMarksDirectCPUAsTheBackends(t *testing.T) {
+	var b strings.Builder
+	ss := summarize([]row{{Conns: 1, Rep: 1, Target: "direct", OK: 10, Total: 10, RPS: 10, CPU: 200 * time.Microsecond}})
+	if err := printTable(&b, ss); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "(20.0)") {
+		t.Errorf("table:\n%s\nwant the backend's 20 µs per call in parentheses", b.String())
+	}
+}
+
 func TestTablePrintsDashesWithoutProxyCPU(t *testing.T) {
 	var b strings.Builder
 	ss := summarize([]row{{Conns: 1, Rep: 1, Target: "direct", OK: 10, Total: 10, RPS: 10}})
