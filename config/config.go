@@ -23,8 +23,11 @@ type Config struct {
 
 // Admin is the admin HTTP server (health, readiness, metrics, status).
 type Admin struct {
-	// Address to listen on; empty disables the admin server.
+	// Address to listen on; empty disables the admin server. Keep it on
+	// loopback or a private network: it shows internals.
 	Address string `yaml:"address"`
+	// Pprof serves /debug/pprof/ when true.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Protocols a listener can speak.
@@ -42,6 +45,31 @@ type Listener struct {
 	// DefaultCluster takes calls that no route matches; empty means such
 	// calls fail with Unimplemented.
 	DefaultCluster string `yaml:"default_cluster"`
+	// TLS, when set, serves TLS (ALPN h2) instead of h2c.
+	TLS *ListenerTLS `yaml:"tls"`
+}
+
+// ListenerTLS is a listener's certificate and optional client verification.
+// The files are re-read when they change.
+type ListenerTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA verifies client certificates (mTLS).
+	ClientCA string `yaml:"client_ca"`
+	// RequireClientCert refuses clients without a certificate from ClientCA.
+	RequireClientCert bool `yaml:"require_client_cert"`
+}
+
+// UpstreamTLS is how a cluster's endpoints are reached over TLS.
+type UpstreamTLS struct {
+	// CA verifies the endpoints; empty uses the system roots.
+	CA string `yaml:"ca"`
+	// Cert and Key are presented to endpoints that ask (mTLS).
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName is checked in the endpoints' certificates instead of
+	// the dialed host.
+	ServerName string `yaml:"server_name"`
 }
 
 // Route sends calls to a cluster, by full service name or by a prefix of
@@ -58,6 +86,8 @@ type Route struct {
 type Cluster struct {
 	// Endpoints is a static list of host:port (go-zero's Endpoints).
 	Endpoints []string `yaml:"endpoints"`
+	// TLS, when set, dials the endpoints over TLS.
+	TLS *UpstreamTLS `yaml:"tls"`
 }
 
 // Limits bound what one call may carry.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,11 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if len(l.Routes) == 0 && l.DefaultCluster == "" {
 		return errorf(path+".routes", "a listener needs routes or a default_cluster")
 	}
+	if l.TLS != nil {
+		if err := l.TLS.validate(path + ".tls"); err != nil {
+			return err
+		}
+	}
 	for j, r := range l.Routes {
 		if err := c.validateRoute(r, fmt.Sprintf("%s.routes[%d]", path, j)); err != nil {
 			return err
@@ -102,6 +108,42 @@ func (cl Cluster) validate(path string) error {
 		if err := checkHostPort(ep); err != nil {
 			return errorf(fmt.Sprintf("%s.endpoints[%d]", path, i), "%q %s", ep, err)
 		}
+	}
+	if cl.TLS != nil {
+		return cl.TLS.validate(path + ".tls")
+	}
+	return nil
+}
+
+func (t *ListenerTLS) validate(path string) error {
+	if t.Cert == "" || t.Key == "" {
+		return errorf(path, "cert and key are both required")
+	}
+	if t.RequireClientCert && t.ClientCA == "" {
+		return errorf(path+".require_client_cert", "needs client_ca")
+	}
+	return checkFiles(path, map[string]string{"cert": t.Cert, "key": t.Key, "client_ca": t.ClientCA})
+}
+
+func (t *UpstreamTLS) validate(path string) error {
+	if (t.Cert == "") != (t.Key == "") {
+		return errorf(path, "cert and key go together")
+	}
+	return checkFiles(path, map[string]string{"ca": t.CA, "cert": t.Cert, "key": t.Key})
+}
+
+// checkFiles reports the first named file that cannot be read.
+func checkFiles(path string, files map[string]string) error {
+	for _, field := range sortedKeys(files) {
+		name := files[field]
+		if name == "" {
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return errorf(path+"."+field, "%v", err)
+		}
+		f.Close()
 	}
 	return nil
 }

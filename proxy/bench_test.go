@@ -108,7 +108,7 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cl.Close() })
-		srv := proxy.NewServer(proxy.NewRouter("c"), map[string]*proxy.Cluster{"c": cl}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+		srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)

@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/straitproxy/strait/upstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -19,6 +22,8 @@ type ClusterOptions struct {
 	// ServiceConfig is the grpc service config JSON (balancer choice).
 	// Empty selects round_robin.
 	ServiceConfig string
+	// TLS, when set, dials endpoints over TLS.
+	TLS *tls.Config
 }
 
 const defaultServiceConfig = `{"loadBalancingConfig":[{"round_robin":{}}]}`
@@ -30,6 +35,9 @@ type Cluster struct {
 	Name  string
 	Guard *upstream.Guard
 	conn  *grpc.ClientConn
+	// inflight counts calls being relayed, so a cluster replaced by a
+	// reload is closed only once its calls are done.
+	inflight atomic.Int64
 }
 
 // NewCluster connects lazily to the endpoints that guard reports.
@@ -38,11 +46,15 @@ func NewCluster(name string, guard *upstream.Guard, opts ClusterOptions) (*Clust
 	if sc == "" {
 		sc = defaultServiceConfig
 	}
+	creds := insecure.NewCredentials()
+	if opts.TLS != nil {
+		creds = credentials.NewTLS(opts.TLS)
+	}
 	bo := backoff.DefaultConfig
 	bo.MaxDelay = 5 * time.Second
 	conn, err := grpc.NewClient(scheme+":///"+name,
 		grpc.WithResolvers(guardResolver{guard: guard}),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultServiceConfig(sc),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bo, MinConnectTimeout: opts.ConnectTimeout}),
 		grpc.WithDefaultCallOptions(
@@ -58,5 +70,8 @@ func NewCluster(name string, guard *upstream.Guard, opts ClusterOptions) (*Clust
 	return &Cluster{Name: name, Guard: guard, conn: conn}, nil
 }
 
-// Close closes the cluster's connections.
+// Close closes the cluster's connections, ending calls still in flight.
 func (c *Cluster) Close() error { return c.conn.Close() }
+
+// InFlight is the number of calls being relayed to the cluster.
+func (c *Cluster) InFlight() int64 { return c.inflight.Load() }

@@ -20,6 +20,8 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "strait: no route for method %s", method)
 	}
+	cl.inflight.Add(1)
+	defer cl.inflight.Add(-1)
 	// FromIncomingContext returns a private copy: trim it in place rather
 	// than copying it again.
 	md, _ := metadata.FromIncomingContext(ss.Context())

@@ -60,7 +60,7 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 	r := proxy.NewRouter("")
 	r.AddPrefix("/grpc.testing.", "c")
 	r.AddService("helloworld.Greeter", "c")
-	srv := proxy.NewServer(r, map[string]*proxy.Cluster{"c": cl}, proxy.ServerOptions{MaxMessageSize: o.maxMessageSize})
+	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: o.maxMessageSize})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -6,9 +6,13 @@ package proxy
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"net"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/stats"
 )
 
 // ServerOptions shape one gRPC listener.
@@ -20,6 +24,17 @@ type ServerOptions struct {
 	// StreamWorkers is how many goroutines are kept to run calls; 0
 	// selects DefaultStreamWorkers. Calls beyond it get a goroutine each.
 	StreamWorkers uint32
+	// TLS, when set, serves TLS instead of h2c.
+	TLS *tls.Config
+	// StatsHandler, when set, observes every call (metrics).
+	StatsHandler stats.Handler
+}
+
+// Routes is a routing table: a Router and the clusters it names.
+// It is immutable; a reload installs a new one.
+type Routes struct {
+	Router   *Router
+	Clusters map[string]*Cluster
 }
 
 // DefaultStreamWorkers suits a proxy whose handler blocks for the whole
@@ -31,14 +46,14 @@ const DefaultStreamWorkers = 64
 // Server accepts gRPC calls and relays them by route. Safe for
 // concurrent use.
 type Server struct {
-	grpc     *grpc.Server
-	router   *Router
-	clusters map[string]*Cluster
+	grpc   *grpc.Server
+	routes atomic.Pointer[Routes]
 }
 
-// NewServer returns a Server routing with router to clusters.
-func NewServer(router *Router, clusters map[string]*Cluster, opts ServerOptions) *Server {
-	s := &Server{router: router, clusters: clusters}
+// NewServer returns a Server relaying calls by routes.
+func NewServer(routes *Routes, opts ServerOptions) *Server {
+	s := &Server{}
+	s.routes.Store(routes)
 	sopts := []grpc.ServerOption{
 		grpc.UnknownServiceHandler(s.handle),
 		grpc.ForceServerCodecV2(rawCodec{}),
@@ -47,6 +62,12 @@ func NewServer(router *Router, clusters map[string]*Cluster, opts ServerOptions)
 		grpc.SharedWriteBuffer(true),
 		grpc.NumStreamWorkers(cmp.Or(opts.StreamWorkers, DefaultStreamWorkers)),
 	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	if opts.StatsHandler != nil {
+		sopts = append(sopts, grpc.StatsHandler(opts.StatsHandler))
+	}
 	if opts.MaxConcurrentStreams > 0 {
 		sopts = append(sopts, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
 	}
@@ -54,12 +75,22 @@ func NewServer(router *Router, clusters map[string]*Cluster, opts ServerOptions)
 	return s
 }
 
+// SetRoutes switches to a new routing table. Calls already relayed keep
+// the cluster they started on.
+func (s *Server) SetRoutes(r *Routes) { s.routes.Store(r) }
+
+// Route names the cluster that method goes to.
+func (s *Server) Route(method string) (string, bool) {
+	return s.routes.Load().Router.Route(method)
+}
+
 func (s *Server) route(method string) (*Cluster, bool) {
-	name, ok := s.router.Route(method)
+	rt := s.routes.Load()
+	name, ok := rt.Router.Route(method)
 	if !ok {
 		return nil, false
 	}
-	c, ok := s.clusters[name]
+	c, ok := rt.Clusters[name]
 	return c, ok
 }
 
