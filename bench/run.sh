@@ -101,10 +101,10 @@ start_all() {
   if [ "$HAPROXY" = 1 ]; then
     start haproxy "${ADDR[haproxy]}" haproxy -db -f bench/haproxy.cfg
   fi
-  local v name
+  local v name admin=19691
   for v in $VARIANTS; do
     name=${v%%=*}
-    sed "s/127.0.0.1:19600/${ADDR[$name]}/" bench/strait.yaml >"$OUT/$name.yaml"
+    sed -e "s/127.0.0.1:19600/${ADDR[$name]}/" -e "s/127.0.0.1:19690/127.0.0.1:$((admin++))/" bench/strait.yaml >"$OUT/$name.yaml"
     start "$name" "${ADDR[$name]}" "${v#*=}" serve -config "$OUT/$name.yaml" -log-level warn
   done
   for t in "${TARGETS[@]}"; do log "$t on ${ADDR[$t]} (pid ${PID[$t]})"; done
