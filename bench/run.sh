@@ -87,7 +87,9 @@ start() {
 
 start_all() {
   local addr t i
-  for addr in "${BACKENDS[@]}" $(for t in "${TARGETS[@]}"; do echo "${ADDR[$t]}"; done); do
+  # 19690 and up: the admin servers of strait and its variants.
+  for addr in "${BACKENDS[@]}" $(for t in "${TARGETS[@]}"; do echo "${ADDR[$t]}"; done) \
+    $(for ((i = 0; i <= ${#TARGETS[@]}; i++)); do echo "127.0.0.1:$((19690 + i))"; done); do
     if port_busy "$addr"; then log "$addr is already in use; stop what listens there first"; exit 1; fi
   done
   for i in "${!BACKENDS[@]}"; do
