@@ -146,6 +146,7 @@ func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.C
 	}
 	if g.metrics != nil {
 		opts.StatsHandler = g.metrics.StatsHandler()
+		opts.Picked = metrics.PickedEndpoint
 	}
 	srv := proxy.NewServer(g.routes(lc), opts)
 	g.wg.Go(func() { _ = srv.Serve(lis) })

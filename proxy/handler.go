@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -36,7 +37,7 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 		return err
 	}
 	go forwardRequests(ss, cs)
-	return forwardResponses(cs, ss, first)
+	return s.forwardResponses(cs, ss, first)
 }
 
 // protoCallOptions serve the common content-subtype without building
@@ -74,12 +75,17 @@ func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) {
 // forwardResponses sends the upstream's headers as soon as they arrive,
 // then its messages, and returns its status with its trailers. A
 // trailers-only upstream response stays trailers-only.
-func forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream, first *lb.FirstResponse) error {
+func (s *Server) forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream, first *lb.FirstResponse) error {
 	hdr, err := cs.Header()
 	if err != nil {
 		return err
 	}
 	first.Observe()
+	if s.picked != nil {
+		if p, ok := peer.FromContext(cs.Context()); ok {
+			s.picked(ss.Context(), p.Addr.String())
+		}
+	}
 	if hdr != nil {
 		if err := ss.SendHeader(hdr); err != nil {
 			return err

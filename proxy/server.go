@@ -28,6 +28,9 @@ type ServerOptions struct {
 	TLS *tls.Config
 	// StatsHandler, when set, observes every call (metrics).
 	StatsHandler stats.Handler
+	// Picked, when set, hears which endpoint serves a call, once the
+	// endpoint's response headers arrive; ctx is the client call's.
+	Picked func(ctx context.Context, endpoint string)
 }
 
 // Routes is a routing table: a Router and the clusters it names.
@@ -48,11 +51,12 @@ const DefaultStreamWorkers = 64
 type Server struct {
 	grpc   *grpc.Server
 	routes atomic.Pointer[Routes]
+	picked func(ctx context.Context, endpoint string)
 }
 
 // NewServer returns a Server relaying calls by routes.
 func NewServer(routes *Routes, opts ServerOptions) *Server {
-	s := &Server{}
+	s := &Server{picked: opts.Picked}
 	s.routes.Store(routes)
 	sopts := []grpc.ServerOption{
 		grpc.UnknownServiceHandler(s.handle),
