@@ -16,6 +16,8 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	grpcbackoff "google.golang.org/grpc/backoff"
 )
 
 // DefaultDialTimeout bounds each request to etcd when Config.DialTimeout is
@@ -115,6 +117,12 @@ func (c Config) ClientConfig() (clientv3.Config, error) {
 		// The client's own retry logs would flood ours; our errors carry
 		// the same information with the cluster's context.
 		Logger: zap.NewNop(),
+		// gRPC's default reconnect back-off grows to 2 minutes, which would
+		// keep strait on a frozen set that long after etcd is back.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           grpcbackoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: c.timeout(),
+		})},
 	}
 	if c.TLS != nil {
 		tc, err := c.TLS.load()

@@ -1,6 +1,11 @@
 // Package etcdtest runs a real etcd server (the embedded one) on free
 // loopback ports for tests, and lets a test stop it, restart it on the same
 // ports, or restart it with its data wiped.
+//
+// Clients reach it through a relay on its own port: etcd's Close lets open
+// streams run for up to its request timeout (seconds), which a crash would
+// not, so Stop first cuts the relay and every client connection drops, and
+// new ones are refused, as with a dead etcd.
 package etcdtest
 
 import (
@@ -15,6 +20,10 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+
+	"github.com/straitproxy/strait/internal/testutil/relay"
 )
 
 // startTimeout bounds how long a start may take before the test fails.
@@ -26,6 +35,7 @@ type Server struct {
 	t          testing.TB
 	dir        string
 	clientURL  url.URL
+	front      *relay.Relay
 	peerURL    url.URL
 	mu         sync.Mutex
 	etcd       *embed.Etcd
@@ -42,18 +52,26 @@ func Start(t testing.TB) *Server {
 		clientURL: url.URL{Scheme: "http", Host: freeAddr(t)},
 		peerURL:   url.URL{Scheme: "http", Host: freeAddr(t)},
 	}
+	s.front = relay.Start(t, s.clientURL.Host)
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
 // Endpoints are the client addresses (host:port) to dial.
-func (s *Server) Endpoints() []string { return []string{s.clientURL.Host} }
+func (s *Server) Endpoints() []string { return []string{s.front.Addr()} }
 
 // Client returns a client of this server, closed when the test ends.
 func (s *Server) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: s.Endpoints(), DialTimeout: 5 * time.Second, Logger: quietZap()})
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: s.Endpoints(), DialTimeout: 5 * time.Second, Logger: quietZap(),
+		// Reconnect soon after a restart: gRPC's default back-off grows
+		// past the time a test waits.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: time.Second},
+		})},
+	})
 	if err != nil {
 		t.Fatalf("etcd client: %v", err)
 	}
@@ -69,6 +87,7 @@ func (s *Server) Stop() {
 	if s.etcd == nil {
 		return
 	}
+	s.front.Cut()
 	s.etcd.Close()
 	<-s.etcd.Server.StopNotify()
 	s.etcd = nil
@@ -119,6 +138,7 @@ func (s *Server) start() {
 		s.t.Fatalf("etcd not ready after %v", startTimeout)
 	}
 	s.etcd = e
+	s.front.Restore()
 }
 
 // freeAddr returns a loopback host:port that was free a moment ago.

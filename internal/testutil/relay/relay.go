@@ -1,5 +1,7 @@
-// Package relay is a loopback TCP relay that a test can cut and restore, to
-// partition one client from a server that stays up for everyone else.
+// Package relay is a loopback TCP relay that a test can cut and restore.
+// Tests use it to partition one client from a server that stays up for
+// everyone else, and to make a server's stop look like a crash to its
+// clients (every connection drops at once).
 package relay
 
 import (
@@ -9,12 +11,14 @@ import (
 	"testing"
 )
 
-// Relay forwards every connection it accepts to a target address.
+// Relay forwards every connection it accepts to a target address. While
+// cut it does not listen, so clients are refused as by a dead host.
 type Relay struct {
-	lis    net.Listener
+	t      testing.TB
+	addr   string
 	target string
 	mu     sync.Mutex
-	cut    bool
+	lis    net.Listener // nil while cut
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 }
@@ -22,41 +26,50 @@ type Relay struct {
 // Start relays a free loopback port to target until the test ends.
 func Start(t testing.TB, target string) *Relay {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("relay listen: %v", err)
-	}
-	r := &Relay{lis: lis, target: target, conns: map[net.Conn]struct{}{}}
-	r.wg.Add(1)
-	go r.accept()
+	r := &Relay{t: t, addr: "127.0.0.1:0", target: target, conns: map[net.Conn]struct{}{}}
+	r.Restore()
 	t.Cleanup(r.close)
 	return r
 }
 
 // Addr is the host:port clients dial instead of the target.
-func (r *Relay) Addr() string { return r.lis.Addr().String() }
+func (r *Relay) Addr() string { return r.addr }
 
-// Cut closes every relayed connection and refuses new ones until Restore.
+// Cut stops listening and closes every relayed connection.
 func (r *Relay) Cut() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.cut = true
+	if r.lis != nil {
+		r.lis.Close()
+		r.lis = nil
+	}
 	for c := range r.conns {
 		c.Close()
 	}
 }
 
-// Restore relays new connections again.
+// Restore listens again on the same address. It does nothing if the relay
+// is not cut.
 func (r *Relay) Restore() {
+	r.t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.cut = false
+	if r.lis != nil {
+		return
+	}
+	lis, err := net.Listen("tcp", r.addr)
+	if err != nil {
+		r.t.Fatalf("relay listen %s: %v", r.addr, err)
+	}
+	r.lis, r.addr = lis, lis.Addr().String()
+	r.wg.Add(1)
+	go r.accept(lis)
 }
 
-func (r *Relay) accept() {
+func (r *Relay) accept(lis net.Listener) {
 	defer r.wg.Done()
 	for {
-		c, err := r.lis.Accept()
+		c, err := lis.Accept()
 		if err != nil {
 			return
 		}
@@ -73,7 +86,7 @@ func (r *Relay) accept() {
 func (r *Relay) track(c net.Conn) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.cut {
+	if r.lis == nil {
 		return false
 	}
 	r.conns[c] = struct{}{}
@@ -112,7 +125,6 @@ func (r *Relay) untrack(c net.Conn) {
 
 // close stops the relay and waits for its goroutines.
 func (r *Relay) close() {
-	r.lis.Close()
 	r.Cut()
 	r.wg.Wait()
 }
