@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,11 +15,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
-	"google.golang.org/grpc/resolver"
-	"google.golang.org/grpc/resolver/manual"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil/waitfor"
+	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -113,28 +113,33 @@ func startBackend(t *testing.T, name string) *backend.Server {
 	return b
 }
 
-// dialGuard returns a round-robin ClientConn whose addresses follow g's
-// sets (until the proxy's own resolver replaces this in the wiring).
-func dialGuard(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
+// throughStrait puts strait's data path (the proxy, its guard-fed
+// resolver and balancer) in front of g's cluster, and returns a client
+// connected to strait.
+func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 	t.Helper()
-	r := manual.NewBuilderWithScheme("guard")
-	cancel := g.Subscribe(func(s upstream.Snapshot) {
-		if s.State == upstream.NeverSynced && len(s.Endpoints) == 0 {
-			return
-		}
-		addrs := make([]resolver.Address, len(s.Endpoints))
-		for i, e := range s.Endpoints {
-			addrs[i] = resolver.Address{Addr: e.Addr}
-		}
-		r.UpdateState(resolver.State{Addresses: addrs})
-	})
-	cc, err := grpc.NewClient("guard:///user", grpc.WithResolvers(r),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
+	cl, err := proxy.NewCluster("user", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20, ConnectTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); cc.Close() })
+	t.Cleanup(func() { cl.Close() })
+	r := proxy.NewRouter("user")
+	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"user": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() { srv.Stop(); <-served })
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
 	return cc
 }
 

@@ -42,7 +42,7 @@ func TestOutageUnderLoad(t *testing.T) {
 		}
 	})
 	defer cancel()
-	l := startLoad(t, dialGuard(t, g))
+	l := startLoad(t, throughStrait(t, g))
 	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	srv.Stop()
@@ -103,7 +103,7 @@ func TestWarmStartFromSavedSet(t *testing.T) {
 	g, _ = runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), saved)
 	waitSet(t, g, upstream.Stale, 3*time.Second, a.Addr(), b.Addr())
 	t.Logf("serving the saved set %v after start with etcd down", time.Since(start))
-	l := startLoad(t, dialGuard(t, g))
+	l := startLoad(t, throughStrait(t, g))
 	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 10 && b.Calls() > 10 })
 
 	srv.Restart()

@@ -26,7 +26,7 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 
 	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
-	l := startLoad(t, dialGuard(t, g))
+	l := startLoad(t, throughStrait(t, g))
 	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	start := time.Now()
