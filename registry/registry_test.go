@@ -17,10 +17,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Started once per process by etcd's server and client packages.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 var fast = []Option{WithTimeout(time.Second), WithBackoff(50*time.Millisecond, 300*time.Millisecond)}

@@ -23,11 +23,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// Started once per process by etcd's server and client packages.
-		goleak.IgnoreTopFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("go.etcd.io/etcd/client/pkg/v3/logutil.init.0.func1"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 // fastOpts make a Source notice failures and retry quickly in tests.
