@@ -6,7 +6,6 @@ package etcd
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -49,30 +48,43 @@ type TLS struct {
 	Key  string `yaml:"key,omitempty"`
 }
 
-// Validate reports the first invalid field, named as in the YAML.
+// FieldError is a Config error about one field, named as in the YAML
+// (e.g. "hosts[1]"), so an enclosing configuration can prefix its path.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports the first invalid field as a *FieldError.
 func (c Config) Validate() error {
 	if len(c.Hosts) == 0 {
-		return errors.New("hosts: at least one etcd host is required")
+		return fieldErr("hosts", "at least one etcd host is required")
 	}
 	for i, h := range c.Hosts {
 		if err := validHost(h); err != nil {
-			return fmt.Errorf("hosts[%d]: %w", i, err)
+			return fieldErr(fmt.Sprintf("hosts[%d]", i), "%s", err)
 		}
 	}
 	if strings.TrimSpace(c.Key) == "" {
-		return errors.New("key: required (the registration prefix, e.g. user.rpc)")
+		return fieldErr("key", "is required (the registration prefix, e.g. user.rpc)")
 	}
 	if strings.HasSuffix(c.Key, "/") {
-		return fmt.Errorf("key: %q must not end with '/' (instances live under key/)", c.Key)
+		return fieldErr("key", "%q must not end with '/' (instances live under key/)", c.Key)
 	}
 	if (c.User == "") != (c.Pass == "") {
-		return errors.New("user, pass: set both or neither")
+		return fieldErr("pass", "user and pass go together")
 	}
 	if c.TLS != nil && (c.TLS.Cert == "") != (c.TLS.Key == "") {
-		return errors.New("tls.cert, tls.key: set both or neither")
+		return fieldErr("tls", "cert and key go together")
 	}
 	if c.DialTimeout < 0 {
-		return fmt.Errorf("dial_timeout: %v is negative", c.DialTimeout)
+		return fieldErr("dial_timeout", "%v is negative", c.DialTimeout)
 	}
 	return nil
 }
