@@ -7,6 +7,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/straitproxy/strait/upstream/etcd"
 )
 
 // Config is a whole strait configuration file.
@@ -83,6 +85,9 @@ type Route struct {
 type Cluster struct {
 	// Endpoints is a static list of host:port (go-zero's Endpoints).
 	Endpoints []string `yaml:"endpoints"`
+	// Etcd discovers the endpoints in etcd, in go-zero's key layout
+	// (go-zero's Etcd: hosts + key).
+	Etcd *etcd.Config `yaml:"etcd"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
+	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/static"
 )
 
@@ -23,7 +24,7 @@ type cluster struct {
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
-	src, err := newSource(cc)
+	src, err := g.newSource(name, cc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -52,7 +53,10 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	return &cluster{cfg: cc, guard: guard, proxy: pc}, nil
 }
 
-func newSource(cc config.Cluster) (upstream.Source, error) {
+func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, error) {
+	if cc.Etcd != nil {
+		return etcd.New(*cc.Etcd, g.log.With("cluster", name), etcd.WithCluster(name))
+	}
 	return static.New(cc.Endpoints), nil
 }
 
