@@ -11,9 +11,9 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 	"github.com/straitproxy/strait/internal/testutil/relay"
-	"github.com/straitproxy/strait/internal/testutil/waitfor"
 )
 
 func TestMain(m *testing.M) {
@@ -58,7 +58,7 @@ func registered(t *testing.T, cli *clientv3.Client) map[string]string {
 func onlyKey(t *testing.T, cli *clientv3.Client, r *Registrar, addr string, timeout time.Duration) string {
 	t.Helper()
 	var key string
-	waitfor.True(t, timeout, "one registration of "+addr, func() bool {
+	testutil.WaitFor(t, timeout, "one registration of "+addr, func() bool {
 		m := registered(t, cli)
 		for k, v := range m {
 			key = k
@@ -151,7 +151,7 @@ func TestReRegistersAfterPartition(t *testing.T) {
 	old := onlyKey(t, admin, r, "10.0.0.1:8080", time.Second)
 
 	rel.Cut()
-	waitfor.True(t, 10*time.Second, "lease expires during the partition", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "lease expires during the partition", func() bool {
 		return len(registered(t, admin)) == 0
 	})
 	rel.Restore()

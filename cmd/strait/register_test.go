@@ -11,8 +11,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
-	"github.com/straitproxy/strait/internal/testutil/waitfor"
 )
 
 // sidecar runs `strait register args...` until stop, which cancels it as
@@ -59,7 +59,7 @@ func values(t *testing.T, cli *clientv3.Client, prefix string) []string {
 
 func waitValues(t *testing.T, cli *clientv3.Client, want ...string) {
 	t.Helper()
-	waitfor.True(t, 10*time.Second, "registered values "+strings.Join(want, ","), func() bool {
+	testutil.WaitFor(t, 10*time.Second, "registered values "+strings.Join(want, ","), func() bool {
 		return slices.Equal(values(t, cli, "user.rpc"), want)
 	})
 }
@@ -104,7 +104,7 @@ func TestRegisterFollowsHealth(t *testing.T) {
 	stop, stderr := sidecar(t, "--etcd", srv.Endpoints()[0], "--key", "user.rpc", "--addr", "0.0.0.0:"+port,
 		"--advertise", adv, "--health", "grpc", "--health-interval", "20ms", "--health-failures", "3")
 
-	waitfor.Never(t, 200*time.Millisecond, "registered while NOT_SERVING", func() bool {
+	testutil.Never(t, 200*time.Millisecond, "registered while NOT_SERVING", func() bool {
 		return len(values(t, cli, "user.rpc")) > 0
 	})
 	b.SetServing(true)

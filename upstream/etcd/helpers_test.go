@@ -17,7 +17,7 @@ import (
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 
 	"github.com/straitproxy/strait/examples/backend"
-	"github.com/straitproxy/strait/internal/testutil/waitfor"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 )
@@ -92,10 +92,12 @@ func revoke(t *testing.T, cli *clientv3.Client, id clientv3.LeaseID) {
 func waitSet(t *testing.T, g *upstream.Guard, st upstream.State, timeout time.Duration, want ...string) time.Duration {
 	t.Helper()
 	slices.Sort(want)
-	return waitfor.True(t, timeout, fmt.Sprintf("set %v %v; have %+v", want, st, g.Snapshot()), func() bool {
+	start := time.Now()
+	testutil.WaitFor(t, timeout, fmt.Sprintf("set %v %v", want, st), func() bool {
 		s := g.Snapshot()
 		return s.State == st && slices.Equal(upstream.Addrs(s.Endpoints), want)
 	})
+	return time.Since(start)
 }
 
 // startBackend starts a demo backend on loopback, stopped when the test ends.

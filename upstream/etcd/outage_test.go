@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 	"github.com/straitproxy/strait/internal/testutil/relay"
-	"github.com/straitproxy/strait/internal/testutil/waitfor"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -43,14 +43,14 @@ func TestOutageUnderLoad(t *testing.T) {
 	})
 	defer cancel()
 	l := startLoad(t, throughStrait(t, g))
-	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
+	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	srv.Stop()
 	down := time.Now()
 	waitSet(t, g, upstream.Stale, 5*time.Second, frozen...)
 	t.Logf("outage noticed after %v", time.Since(down))
 	okAtStop := l.ok.Load()
-	waitfor.Never(t, outage-time.Since(down), "the set changed during the outage", func() bool {
+	testutil.Never(t, outage-time.Since(down), "the set changed during the outage", func() bool {
 		return changed.Load() != nil || l.failed.Load() > 0
 	})
 	if served := l.ok.Load() - okAtStop; served < 1000 {
@@ -67,10 +67,10 @@ func TestOutageUnderLoad(t *testing.T) {
 	back := time.Now()
 	waitSet(t, g, upstream.Synced, 10*time.Second, a.Addr(), c.Addr())
 	t.Logf("resynced %v after strait could reach etcd again", time.Since(back))
-	waitfor.True(t, 5*time.Second, "c gets traffic", func() bool { return c.Calls() > 0 })
+	testutil.WaitFor(t, 5*time.Second, "c gets traffic", func() bool { return c.Calls() > 0 })
 	bCalls := b.Calls()
 	before := a.Calls() + c.Calls()
-	waitfor.True(t, 5*time.Second, "load goes on", func() bool { return a.Calls()+c.Calls() > before+200 })
+	testutil.WaitFor(t, 5*time.Second, "load goes on", func() bool { return a.Calls()+c.Calls() > before+200 })
 	if b.Calls() > bCalls+2 {
 		t.Errorf("b still gets traffic after removal: %d → %d", bCalls, b.Calls())
 	}
@@ -104,7 +104,7 @@ func TestWarmStartFromSavedSet(t *testing.T) {
 	waitSet(t, g, upstream.Stale, 3*time.Second, a.Addr(), b.Addr())
 	t.Logf("serving the saved set %v after start with etcd down", time.Since(start))
 	l := startLoad(t, throughStrait(t, g))
-	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 10 && b.Calls() > 10 })
+	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 10 && b.Calls() > 10 })
 
 	srv.Restart()
 	waitSet(t, g, upstream.Synced, 10*time.Second, a.Addr(), b.Addr())

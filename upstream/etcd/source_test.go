@@ -5,11 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
-	"github.com/straitproxy/strait/internal/testutil/waitfor"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -27,13 +27,13 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
 	l := startLoad(t, throughStrait(t, g))
-	waitfor.True(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
+	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	start := time.Now()
 	lease := register(t, cli, "user.rpc", c.Addr(), 30)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr(), c.Addr())
 	toSet := time.Since(start)
-	waitfor.True(t, 5*time.Second, "c gets traffic", func() bool { return c.Calls() > 0 })
+	testutil.WaitFor(t, 5*time.Second, "c gets traffic", func() bool { return c.Calls() > 0 })
 	toTraffic := time.Since(start)
 	t.Logf("registration → in set %v, → first RPC %v (goal < 100ms)", toSet, toTraffic)
 
@@ -42,14 +42,14 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
 	outOfSet := time.Since(start)
 	quietSince, lastRPC := c.Calls(), time.Since(start)
-	waitfor.True(t, 5*time.Second, "c stops getting traffic", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "c stops getting traffic", func() bool {
 		// 50 RPCs to the others with none to c: c is out of the picker.
 		n, before := c.Calls(), a.Calls()+b.Calls()
 		if n != quietSince {
 			quietSince, lastRPC = n, time.Since(start)
 			return false
 		}
-		waitfor.True(t, 5*time.Second, "load goes on", func() bool { return a.Calls()+b.Calls() >= before+50 })
+		testutil.WaitFor(t, 5*time.Second, "load goes on", func() bool { return a.Calls()+b.Calls() >= before+50 })
 		return c.Calls() == n
 	})
 	t.Logf("revocation → out of set %v, last RPC seen by c at most %v after (goal < 100ms)", outOfSet, lastRPC)
@@ -111,7 +111,7 @@ func TestBadValuesAndDuplicates(t *testing.T) {
 	if got := g.Snapshot().Endpoints[1].Metadata; got["zone"] != "b" || got["weight"] != "3" {
 		t.Errorf("metadata = %v, want zone=b weight=3", got)
 	}
-	if n := testutil.ToFloat64(skipped); n != 3 {
+	if n := promtest.ToFloat64(skipped); n != 3 {
 		t.Errorf("skipped = %v, want 3", n)
 	}
 
@@ -119,13 +119,13 @@ func TestBadValuesAndDuplicates(t *testing.T) {
 	srv.Restart()
 	put("bad.rpc/1", "10.0.0.3:80")
 	waitSet(t, g, upstream.Synced, 10*time.Second, "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80")
-	if n := testutil.ToFloat64(skipped); n != 3 {
+	if n := promtest.ToFloat64(skipped); n != 3 {
 		t.Errorf("after re-list skipped = %v, want 3", n)
 	}
 	// A good value turned bad takes its old address out; a new bad value counts.
 	put("bad.rpc/2", "garbage")
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.3:80")
-	if n := testutil.ToFloat64(skipped); n != 4 {
+	if n := promtest.ToFloat64(skipped); n != 4 {
 		t.Errorf("skipped = %v, want 4", n)
 	}
 }
