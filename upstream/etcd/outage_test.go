@@ -53,7 +53,7 @@ func TestOutageUnderLoad(t *testing.T) {
 	testutil.Never(t, outage-time.Since(down), "the set changed during the outage", func() bool {
 		return changed.Load() != nil || l.failed.Load() > 0
 	})
-	if served := l.ok.Load() - okAtStop; served < 1000 {
+	if served := l.ok.Load() - okAtStop; served < 100 {
 		t.Errorf("only %d RPCs served during the outage", served)
 	}
 	t.Logf("etcd down %v: %d RPCs served, %d failed", time.Since(down), l.ok.Load()-okAtStop, l.failed.Load())

@@ -14,30 +14,53 @@ import (
 // errWatchClosed is returned when etcd's client ends a watch by itself.
 var errWatchClosed = errors.New("watch closed")
 
-// session lists the prefix, emits the set, then watches until something
+// runner is the state of one Run: the client, the folded keys and the
+// wipe protection, which outlive each list-and-watch session.
+type runner struct {
+	*Source
+	cli  *clientv3.Client
+	ks   *keyset
+	hold *wipeHold
+	emit func(upstream.Update)
+}
+
+// session lists the prefix, reports the set, then watches until something
 // fails. synced says whether the listing succeeded.
-func (s *Source) session(ctx context.Context, cli *clientv3.Client, ks *keyset, emit func(upstream.Update)) (synced bool, err error) {
-	lctx, cancel := context.WithTimeout(ctx, s.timeout)
-	resp, err := cli.Get(lctx, s.prefix, clientv3.WithPrefix())
+func (r *runner) session(ctx context.Context) (synced bool, err error) {
+	lctx, cancel := context.WithTimeout(ctx, r.timeout)
+	resp, err := r.cli.Get(lctx, r.prefix, clientv3.WithPrefix())
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("etcd list %s: %w", s.prefix, err)
+		return false, fmt.Errorf("etcd list %s: %w", r.prefix, err)
 	}
-	ks.reset(resp.Kvs)
-	emit(upstream.Update{Endpoints: ks.endpoints()})
-	if s.beforeWatch != nil {
-		s.beforeWatch()
+	prev := r.ks.endpoints()
+	r.ks.reset(resp.Kvs)
+	r.hold.listed(resp.Header.Revision, prev)
+	r.report(false)
+	if r.beforeWatch != nil {
+		r.beforeWatch()
 	}
-	return true, s.watch(ctx, cli, ks, resp.Header.Revision+1, emit)
+	return true, r.watch(ctx, resp.Header.Revision+1)
+}
+
+// report emits the current set, or while a wipe is held, an error.
+func (r *runner) report(expired bool) {
+	eps := r.ks.endpoints()
+	if err := r.hold.check(eps, expired); err != nil {
+		r.log.Warn("holding the previous set", "err", err, "registered_again", len(eps))
+		r.emit(upstream.Update{Err: err})
+		return
+	}
+	r.emit(upstream.Update{Endpoints: eps})
 }
 
 // watch applies changes from rev on, and returns when the watch fails or
 // a probe finds etcd unreachable.
-func (s *Source) watch(ctx context.Context, cli *clientv3.Client, ks *keyset, rev int64, emit func(upstream.Update)) error {
+func (r *runner) watch(ctx context.Context, rev int64) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	wch := cli.Watch(wctx, s.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
-	probe := time.NewTicker(s.probeEvery)
+	wch := r.cli.Watch(wctx, r.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	probe := time.NewTicker(r.probeEvery)
 	defer probe.Stop()
 	for {
 		select {
@@ -45,17 +68,20 @@ func (s *Source) watch(ctx context.Context, cli *clientv3.Client, ks *keyset, re
 			return ctx.Err()
 		case wr, ok := <-wch:
 			if !ok {
-				return fmt.Errorf("etcd watch %s: %w", s.prefix, errWatchClosed)
+				return fmt.Errorf("etcd watch %s: %w", r.prefix, errWatchClosed)
 			}
 			if err := wr.Err(); err != nil {
-				return fmt.Errorf("etcd watch %s: %w", s.prefix, err)
+				return fmt.Errorf("etcd watch %s: %w", r.prefix, err)
 			}
+			r.hold.seen(wr.Header.Revision)
 			if len(wr.Events) > 0 {
-				ks.apply(wr.Events)
-				emit(upstream.Update{Endpoints: ks.endpoints()})
+				r.ks.apply(wr.Events)
+				r.report(false)
 			}
+		case <-r.hold.expired():
+			r.report(true)
 		case <-probe.C:
-			if err := s.probe(ctx, cli); err != nil {
+			if err := r.probe(ctx); err != nil {
 				return err
 			}
 		}
@@ -63,11 +89,13 @@ func (s *Source) watch(ctx context.Context, cli *clientv3.Client, ks *keyset, re
 }
 
 // probe checks that etcd answers a linearizable read, which needs a leader.
-func (s *Source) probe(ctx context.Context, cli *clientv3.Client) error {
-	pctx, cancel := context.WithTimeout(ctx, s.timeout)
+func (r *runner) probe(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	if _, err := cli.Get(pctx, s.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly()); err != nil {
-		return fmt.Errorf("etcd probe %s: %w", s.prefix, err)
+	resp, err := r.cli.Get(pctx, r.prefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return fmt.Errorf("etcd probe %s: %w", r.prefix, err)
 	}
+	r.hold.seen(resp.Header.Revision)
 	return nil
 }

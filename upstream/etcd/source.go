@@ -27,6 +27,7 @@ type Source struct {
 	probeEvery time.Duration
 	minBackoff time.Duration
 	maxBackoff time.Duration
+	wipeGrace  time.Duration
 	// beforeWatch, when set by a test, runs between the listing and the
 	// watch, so a test can compact the revisions the watch starts from.
 	beforeWatch func()
@@ -51,6 +52,11 @@ func WithBackoff(min, max time.Duration) Option {
 	return func(s *Source) { s.minBackoff, s.maxBackoff = min, max }
 }
 
+// WithWipeGrace sets how long the previous set is kept after etcd comes
+// back with older data (wiped, or restored from a backup) while instances
+// register again (default 15s; 0 applies etcd's answer at once).
+func WithWipeGrace(d time.Duration) Option { return func(s *Source) { s.wipeGrace = d } }
+
 // New returns a Source for cfg. It does not contact etcd: Run does, so an
 // unreachable etcd never blocks start-up. It fails only on a bad cfg.
 func New(cfg Config, log *slog.Logger, opts ...Option) (*Source, error) {
@@ -69,6 +75,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Source, error) {
 		probeEvery: time.Second,
 		minBackoff: 100 * time.Millisecond,
 		maxBackoff: 3 * time.Second,
+		wipeGrace:  DefaultWipeGrace,
 	}
 	for _, o := range opts {
 		o(s)
@@ -89,9 +96,10 @@ func (s *Source) Run(ctx context.Context, emit func(upstream.Update)) {
 	}
 	defer cli.Close()
 	skipped := upstream.SkippedValues.WithLabelValues(s.cluster, "etcd")
-	ks := newKeyset(s.log, skipped.Inc)
+	r := &runner{Source: s, cli: cli, ks: newKeyset(s.log, skipped.Inc), hold: &wipeHold{grace: s.wipeGrace}, emit: emit}
+	defer r.hold.stop()
 	for ctx.Err() == nil {
-		synced, err := s.session(ctx, cli, ks, emit)
+		synced, err := r.session(ctx)
 		if ctx.Err() != nil {
 			return
 		}

@@ -53,7 +53,7 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 		return c.Calls() == n
 	})
 	t.Logf("revocation → out of set %v, last RPC seen by c at most %v after (goal < 100ms)", outOfSet, lastRPC)
-	if toSet > time.Second || outOfSet > time.Second {
+	if toSet > 2*time.Second || outOfSet > 2*time.Second {
 		t.Errorf("propagation too slow: add %v, remove %v", toSet, outOfSet)
 	}
 	l.stop()

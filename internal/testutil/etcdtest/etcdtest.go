@@ -64,8 +64,15 @@ func (s *Server) Endpoints() []string { return []string{s.front.Addr()} }
 // Client returns a client of this server, closed when the test ends.
 func (s *Server) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
+	return NewClient(t, s.Endpoints()...)
+}
+
+// NewClient returns a client of the given endpoints (a relay in front of
+// a Server, say), closed when the test ends.
+func NewClient(t testing.TB, endpoints ...string) *clientv3.Client {
+	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: s.Endpoints(), DialTimeout: 5 * time.Second, Logger: quietZap(),
+		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: quietZap(),
 		// Reconnect soon after a restart: gRPC's default back-off grows
 		// past the time a test waits.
 		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
