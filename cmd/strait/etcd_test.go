@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,11 @@ import (
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 )
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
+}
 
 // TestServeFollowsEtcd: `strait serve` with an etcd cluster relays to the
 // backends that `strait register` sidecars announce, and stops relaying
@@ -34,6 +40,8 @@ func TestServeFollowsEtcd(t *testing.T) {
 	defer b.Stop()
 	stopA, _ := sidecar(t, "--etcd", srv.Endpoints()[0], "--key", "user.rpc", "--addr", a.Addr())
 	sidecar(t, "--etcd", srv.Endpoints()[0], "--key", "user.rpc", "--addr", b.Addr())
+	// An empty cluster fails calls at once, so let both register first.
+	waitValues(t, srv.Client(t), sorted(a.Addr(), b.Addr())...)
 
 	addr := freeAddr(t)
 	path := writeConfig(t, fmt.Sprintf(`
