@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -33,6 +34,9 @@ type Registrar struct {
 // once, without waiting for etcd (see Ready); it fails only on a bad key
 // or address. The caller keeps cli open until Close returns.
 func Register(ctx context.Context, cli *clientv3.Client, key, addr string, opts ...Option) (*Registrar, error) {
+	if cli == nil {
+		return nil, errors.New("register: no etcd client")
+	}
 	if err := checkKey(key); err != nil {
 		return nil, fmt.Errorf("register: %w", err)
 	}

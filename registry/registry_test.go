@@ -162,6 +162,10 @@ func TestReRegistersAfterPartition(t *testing.T) {
 }
 
 func TestRegisterRefusesBadInput(t *testing.T) {
+	if _, err := Register(context.Background(), nil, "user.rpc", "10.0.0.1:80"); err == nil {
+		t.Error("Register accepted a nil client")
+	}
+	cli := &clientv3.Client{} // never used: the input is refused first
 	for _, tc := range []struct{ key, addr, want string }{
 		{"user.rpc", "0.0.0.0:8080", "listen-on-all"},
 		{"user.rpc", "[::]:8080", "listen-on-all"},
@@ -170,7 +174,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 		{"", "10.0.0.1:8080", "key is empty"},
 		{"user.rpc/", "10.0.0.1:8080", "must not end"},
 	} {
-		_, err := Register(context.Background(), nil, tc.key, tc.addr)
+		_, err := Register(context.Background(), cli, tc.key, tc.addr)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Register(%q, %q) = %v, want error with %q", tc.key, tc.addr, err, tc.want)
 		}

@@ -98,6 +98,7 @@ func (s *Source) Run(ctx context.Context, emit func(upstream.Update)) {
 	skipped := upstream.SkippedValues.WithLabelValues(s.cluster, "etcd")
 	r := &runner{Source: s, cli: cli, ks: newKeyset(s.log, skipped.Inc), hold: &wipeHold{grace: s.wipeGrace}, emit: emit}
 	defer r.hold.stop()
+	failing := false
 	for ctx.Err() == nil {
 		synced, err := r.session(ctx)
 		if ctx.Err() != nil {
@@ -105,12 +106,19 @@ func (s *Source) Run(ctx context.Context, emit func(upstream.Update)) {
 		}
 		if synced {
 			b.Reset()
+			failing = false
 		}
 		if errors.Is(err, rpctypes.ErrCompacted) {
 			s.log.Info("watch revision compacted; listing again")
 			continue
 		}
-		s.log.Warn("etcd failing; will list again", "err", err)
+		// Warn once per outage; the retries that follow are debug noise.
+		level := slog.LevelWarn
+		if failing {
+			level = slog.LevelDebug
+		}
+		failing = true
+		s.log.Log(ctx, level, "etcd failing; will list again", "err", err)
 		emit(upstream.Update{Err: err})
 		if !sleep(ctx, b.NextBackOff()) {
 			return
