@@ -25,8 +25,11 @@ type Config struct {
 
 // Admin is the admin HTTP server (health, readiness, metrics, status).
 type Admin struct {
-	// Address to listen on; empty disables the admin server.
+	// Address to listen on; empty disables the admin server. Keep it on
+	// loopback or a private network: it shows internals.
 	Address string `yaml:"address"`
+	// Pprof serves /debug/pprof/ when true.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Protocols a listener can speak.

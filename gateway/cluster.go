@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
+	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/proxy"
@@ -17,14 +19,17 @@ import (
 // cluster is a running cluster and the configuration it was built from,
 // so a reload can tell whether it changed.
 type cluster struct {
-	cfg    config.Cluster
+	cfg config.Cluster
+	// source names the discovery backend: static, etcd or k8s.
+	source string
+	src    upstream.Source
 	guard  *upstream.Guard
 	proxy  *proxy.Cluster
 	cancel context.CancelFunc
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
-	src, err := g.newSource(name, cc)
+	src, kind, err := g.newSource(name, cc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -50,14 +55,16 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{cfg: cc, guard: guard, proxy: pc}, nil
+	return &cluster{cfg: cc, source: kind, src: src, guard: guard, proxy: pc}, nil
 }
 
-func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, error) {
+// newSource returns the cluster's discovery source and its kind.
+func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, string, error) {
 	if cc.Etcd != nil {
-		return etcd.New(*cc.Etcd, g.log.With("cluster", name), etcd.WithCluster(name))
+		src, err := etcd.New(*cc.Etcd, g.log.With("cluster", name), etcd.WithCluster(name))
+		return src, admin.SourceEtcd, err
 	}
-	return static.New(cc.Endpoints), nil
+	return static.New(cc.Endpoints), admin.SourceStatic, nil
 }
 
 // runCluster starts the cluster's discovery under the gateway's context.
@@ -88,3 +95,12 @@ func (g *Gateway) retire(c *cluster) {
 }
 
 func sameCluster(a, b config.Cluster) bool { return reflect.DeepEqual(a, b) }
+
+func sortedNames(m map[string]*cluster) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

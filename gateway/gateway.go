@@ -16,6 +16,7 @@ import (
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/proxy"
+	"google.golang.org/grpc/stats"
 )
 
 // Gateway is strait running one configuration at a time.
@@ -31,7 +32,12 @@ type Gateway struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	draining  atomic.Bool
+	stats     stats.Handler
 }
+
+// SetStatsHandler makes every listener report calls to h (metrics).
+// Call it before Start.
+func (g *Gateway) SetStatsHandler(h stats.Handler) { g.stats = h }
 
 type listener struct {
 	cfg    config.Listener
@@ -77,6 +83,7 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 	opts := proxy.ServerOptions{
 		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
 		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		StatsHandler:         g.stats,
 	}
 	if t := lc.TLS; t != nil {
 		var err error
@@ -117,6 +124,20 @@ func (g *Gateway) Config() *config.Config {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.cfg
+}
+
+// Route names the cluster the first listener that routes method sends it
+// to, for metrics labels.
+func (g *Gateway) Route(method string) (string, bool) {
+	g.mu.Lock()
+	listeners := g.listeners
+	g.mu.Unlock()
+	for _, l := range listeners {
+		if c, ok := l.server.Route(method); ok {
+			return c, true
+		}
+	}
+	return "", false
 }
 
 // Addr returns the bound address of the named listener.

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/stats"
 )
 
 // ServerOptions shape one gRPC listener.
@@ -21,6 +22,8 @@ type ServerOptions struct {
 	MaxConcurrentStreams uint32
 	// TLS, when set, serves TLS instead of h2c.
 	TLS *tls.Config
+	// StatsHandler, when set, observes every call (metrics).
+	StatsHandler stats.Handler
 }
 
 // Routes is a routing table: a Router and the clusters it names.
@@ -51,6 +54,9 @@ func NewServer(routes *Routes, opts ServerOptions) *Server {
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
 	}
+	if opts.StatsHandler != nil {
+		sopts = append(sopts, grpc.StatsHandler(opts.StatsHandler))
+	}
 	if opts.MaxConcurrentStreams > 0 {
 		sopts = append(sopts, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
 	}
@@ -61,6 +67,11 @@ func NewServer(routes *Routes, opts ServerOptions) *Server {
 // SetRoutes switches to a new routing table. Calls already relayed keep
 // the cluster they started on.
 func (s *Server) SetRoutes(r *Routes) { s.routes.Store(r) }
+
+// Route names the cluster that method goes to.
+func (s *Server) Route(method string) (string, bool) {
+	return s.routes.Load().Router.Route(method)
+}
 
 func (s *Server) route(method string) (*Cluster, bool) {
 	rt := s.routes.Load()

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,12 +97,13 @@ func TestServeRelaysAndDrainsOnSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Stop()
-	addr := freeAddr(t)
+	addr, adminAddr := freeAddr(t), freeAddr(t)
 	path := writeConfig(t, fmt.Sprintf(`
+admin: {address: %s}
 listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, cluster: g}]}]
 clusters: {g: {endpoints: [%s]}}
 timeouts: {drain: 5s}
-`, addr, b.Addr()))
+`, adminAddr, addr, b.Addr()))
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	exit := make(chan int, 1)
@@ -116,6 +119,15 @@ timeouts: {drain: 5s}
 	if err != nil || reply.GetMessage() != "Hello t from only" {
 		t.Fatalf("reply %q, err %v", reply.GetMessage(), err)
 	}
+	for path, want := range map[string]string{
+		"/readyz":      "ready",
+		"/metrics":     `strait_grpc_requests_total{cluster="g",code="OK",endpoint=`,
+		"/status.json": `"name":"g"`,
+	} {
+		if body := httpGet(t, "http://"+adminAddr+path); !strings.Contains(body, want) {
+			t.Errorf("%s lacks %q:\n%s", path, want, body)
+		}
+	}
 	cancel()
 	select {
 	case code := <-exit:
@@ -126,6 +138,20 @@ timeouts: {drain: 5s}
 		t.Fatal("strait did not stop after the signal")
 	}
 	testutil.WaitFor(t, time.Second, "log says stopped", func() bool { return strings.Contains(stderr.String(), "msg=stopped") })
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }
 
 func TestReloadRefusesBadFileAndKeepsServing(t *testing.T) {

@@ -39,16 +39,24 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "strait:", err)
 		return 1
 	}
-	if err := gw.Start(ctx); err != nil {
+	adm, err := startAdmin(cfg.Admin, gw, log)
+	if err != nil {
+		gw.Stop()
 		fmt.Fprintln(stderr, "strait:", err)
 		return 1
 	}
-	waitForStop(ctx, log, gw, *path)
+	if err := gw.Start(ctx); err != nil {
+		adm.stop()
+		fmt.Fprintln(stderr, "strait:", err)
+		return 1
+	}
+	waitForStop(ctx, log, gw, adm, *path)
 	cfg = gw.Config()
 	log.Info("draining", "timeout", cfg.Timeouts.Drain.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Drain)
 	defer cancel()
 	gw.Shutdown(drainCtx)
+	adm.stop()
 	log.Info("stopped")
 	return 0
 }
@@ -56,7 +64,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // waitForStop reloads the configuration on SIGHUP until ctx ends. A bad
 // file is refused with the same message as at start-up; the running
 // configuration keeps serving.
-func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, path string) {
+func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, adm *adminServer, path string) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -67,7 +75,9 @@ func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, pat
 		case <-hup:
 			if err := reload(gw, path); err != nil {
 				log.Error("reload refused; the running configuration keeps serving", "err", err.Error())
+				continue
 			}
+			adm.routesChanged()
 		}
 	}
 }

@@ -113,3 +113,23 @@ func TestWarmStartFromSavedSet(t *testing.T) {
 		t.Errorf("%d RPCs failed (last: %v)", n, l.lastErr.Load())
 	}
 }
+
+// TestEtcdDiesBeforeWatch: etcd stops between the listing and the watch
+// (whose creation waits for etcd); the outage is still reported, and the
+// Source recovers when etcd is back.
+func TestEtcdDiesBeforeWatch(t *testing.T) {
+	srv := etcdtest.Start(t)
+	register(t, srv.Client(t), "user.rpc", "10.0.0.1:80", 60)
+	src := newSource(t, srv.Endpoints(), "user.rpc")
+	first := true
+	src.beforeWatch = func() {
+		if first {
+			first = false
+			srv.Stop()
+		}
+	}
+	g, _ := runGuard(t, src, nil)
+	waitSet(t, g, upstream.Stale, 5*time.Second, "10.0.0.1:80")
+	srv.Restart()
+	waitSet(t, g, upstream.Synced, 10*time.Second, "10.0.0.1:80")
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -28,17 +29,25 @@ type Source struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	wipeGrace  time.Duration
+	skipped    atomic.Uint64
 	// beforeWatch, when set by a test, runs between the listing and the
 	// watch, so a test can compact the revisions the watch starts from.
 	beforeWatch func()
 }
 
-var _ upstream.Source = (*Source)(nil)
+var (
+	_ upstream.Source      = (*Source)(nil)
+	_ upstream.SkipCounter = (*Source)(nil)
+)
+
+// SkippedValues is how many unparsable registrations were skipped, each
+// counted once when first seen under its key.
+func (s *Source) SkippedValues() uint64 { return s.skipped.Load() }
 
 // Option tunes a Source.
 type Option func(*Source)
 
-// WithCluster names the cluster in logs and metrics.
+// WithCluster names the cluster in logs.
 func WithCluster(name string) Option { return func(s *Source) { s.cluster = name } }
 
 // WithProbeInterval sets how often a watching Source checks that etcd still
@@ -95,8 +104,7 @@ func (s *Source) Run(ctx context.Context, emit func(upstream.Update)) {
 		return
 	}
 	defer cli.Close()
-	skipped := upstream.SkippedValues.WithLabelValues(s.cluster, "etcd")
-	r := &runner{Source: s, cli: cli, ks: newKeyset(s.log, skipped.Inc), hold: &wipeHold{grace: s.wipeGrace}, emit: emit}
+	r := &runner{Source: s, cli: cli, ks: newKeyset(s.log, func() { s.skipped.Add(1) }), hold: &wipeHold{grace: s.wipeGrace}, emit: emit}
 	defer r.hold.stop()
 	failing := false
 	for ctx.Err() == nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/straitproxy/strait/examples/backend"
@@ -140,13 +139,13 @@ func TestBadValuesAndDuplicates(t *testing.T) {
 	put("bad.rpc/6", "10.0.0.1:80")
 	put("bad.rpcx/7", "10.0.0.9:80") // another key that shares the prefix string only
 
-	skipped := upstream.SkippedValues.WithLabelValues("bad", "etcd")
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "bad.rpc", WithCluster("bad")), nil)
+	src := newSource(t, srv.Endpoints(), "bad.rpc")
+	g, _ := runGuard(t, src, nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.2:80")
 	if got := g.Snapshot().Endpoints[1].Metadata; got["zone"] != "b" || got["weight"] != "3" {
 		t.Errorf("metadata = %v, want zone=b weight=3", got)
 	}
-	if n := promtest.ToFloat64(skipped); n != 3 {
+	if n := src.SkippedValues(); n != 3 {
 		t.Errorf("skipped = %v, want 3", n)
 	}
 
@@ -154,13 +153,13 @@ func TestBadValuesAndDuplicates(t *testing.T) {
 	srv.Restart()
 	put("bad.rpc/1", "10.0.0.3:80")
 	waitSet(t, g, upstream.Synced, 10*time.Second, "10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80")
-	if n := promtest.ToFloat64(skipped); n != 3 {
+	if n := src.SkippedValues(); n != 3 {
 		t.Errorf("after re-list skipped = %v, want 3", n)
 	}
 	// A good value turned bad takes its old address out; a new bad value counts.
 	put("bad.rpc/2", "garbage")
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.3:80")
-	if n := promtest.ToFloat64(skipped); n != 4 {
+	if n := src.SkippedValues(); n != 4 {
 		t.Errorf("skipped = %v, want 4", n)
 	}
 }
