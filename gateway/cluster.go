@@ -61,7 +61,7 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 // newSource returns the cluster's discovery source and its kind.
 func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, string, error) {
 	if cc.Etcd != nil {
-		src, err := etcd.New(*cc.Etcd, g.log.With("cluster", name), etcd.WithCluster(name))
+		src, err := etcd.New(*cc.Etcd, g.log.With("cluster", name))
 		return src, admin.SourceEtcd, err
 	}
 	return static.New(cc.Endpoints), admin.SourceStatic, nil

@@ -23,7 +23,6 @@ type Source struct {
 	cfg        clientv3.Config
 	prefix     string
 	timeout    time.Duration
-	cluster    string
 	log        *slog.Logger
 	probeEvery time.Duration
 	minBackoff time.Duration
@@ -47,9 +46,6 @@ func (s *Source) SkippedValues() uint64 { return s.skipped.Load() }
 // Option tunes a Source.
 type Option func(*Source)
 
-// WithCluster names the cluster in logs.
-func WithCluster(name string) Option { return func(s *Source) { s.cluster = name } }
-
 // WithProbeInterval sets how often a watching Source checks that etcd still
 // answers (default 1s). A watch alone does not notice an etcd that went
 // away: etcd's client waits for it to come back without saying so.
@@ -66,8 +62,9 @@ func WithBackoff(min, max time.Duration) Option {
 // register again (default 15s; 0 applies etcd's answer at once).
 func WithWipeGrace(d time.Duration) Option { return func(s *Source) { s.wipeGrace = d } }
 
-// New returns a Source for cfg. It does not contact etcd: Run does, so an
-// unreachable etcd never blocks start-up. It fails only on a bad cfg.
+// New returns a Source for cfg, logging to log (which should name the
+// cluster). It does not contact etcd: Run does, so an unreachable etcd
+// never blocks start-up. It fails only on a bad cfg.
 func New(cfg Config, log *slog.Logger, opts ...Option) (*Source, error) {
 	ccfg, err := cfg.ClientConfig()
 	if err != nil {
