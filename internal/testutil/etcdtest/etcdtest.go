@@ -9,6 +9,7 @@
 package etcdtest
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/url"
@@ -17,12 +18,11 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
 
+	"github.com/straitproxy/strait/internal/testutil/certs"
 	"github.com/straitproxy/strait/internal/testutil/relay"
 )
 
@@ -40,17 +40,43 @@ type Server struct {
 	mu         sync.Mutex
 	etcd       *embed.Etcd
 	generation int
+	// serverTLS, when set, makes clients use TLS with a certificate;
+	// clientTLS is what this package's clients present.
+	serverTLS *transport.TLSInfo
+	clientTLS *tls.Config
+}
+
+// Option configures a Server.
+type Option func(testing.TB, *Server)
+
+// WithTLS serves clients over TLS only, with a certificate from ca, and
+// requires client certificates from ca. Server.Client presents one.
+func WithTLS(ca *certs.CA) Option {
+	return func(t testing.TB, s *Server) {
+		cert, key := ca.Issue(t, "etcd")
+		s.serverTLS = &transport.TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: ca.CertFile, ClientCertAuth: true}
+		ccert, ckey := ca.Issue(t, "etcd-client")
+		tc, err := (&transport.TLSInfo{CertFile: ccert, KeyFile: ckey, TrustedCAFile: ca.CertFile}).ClientConfig()
+		if err != nil {
+			t.Fatalf("etcd client TLS: %v", err)
+		}
+		s.clientTLS = tc
+		s.clientURL.Scheme = "https"
+	}
 }
 
 // Start runs a new etcd on free loopback ports with a temporary data dir,
 // and stops it when the test ends.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
 		t:         t,
 		dir:       t.TempDir(),
 		clientURL: url.URL{Scheme: "http", Host: freeAddr(t)},
 		peerURL:   url.URL{Scheme: "http", Host: freeAddr(t)},
+	}
+	for _, o := range opts {
+		o(t, s)
 	}
 	s.front = relay.Start(t, s.clientURL.Host)
 	s.start()
@@ -60,31 +86,6 @@ func Start(t testing.TB) *Server {
 
 // Endpoints are the client addresses (host:port) to dial.
 func (s *Server) Endpoints() []string { return []string{s.front.Addr()} }
-
-// Client returns a client of this server, closed when the test ends.
-func (s *Server) Client(t testing.TB) *clientv3.Client {
-	t.Helper()
-	return NewClient(t, s.Endpoints()...)
-}
-
-// NewClient returns a client of the given endpoints (a relay in front of
-// a Server, say), closed when the test ends.
-func NewClient(t testing.TB, endpoints ...string) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: endpoints, DialTimeout: 5 * time.Second, Logger: quietZap(),
-		// Reconnect soon after a restart: gRPC's default back-off grows
-		// past the time a test waits.
-		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-			Backoff: backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, MaxDelay: time.Second},
-		})},
-	})
-	if err != nil {
-		t.Fatalf("etcd client: %v", err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
 
 // Stop stops the server, as a crash of the etcd process would (the data
 // dir stays). It does nothing if the server is already stopped.
@@ -134,6 +135,9 @@ func (s *Server) start() {
 	cfg.AdvertisePeerUrls = []url.URL{s.peerURL}
 	cfg.InitialCluster = fmt.Sprintf("%s=%s", cfg.Name, s.peerURL.String())
 	cfg.InitialClusterToken = fmt.Sprintf("etcdtest-%d", s.generation)
+	if s.serverTLS != nil {
+		cfg.ClientTLSInfo = *s.serverTLS
+	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		s.t.Fatalf("start etcd: %v", err)
@@ -159,5 +163,5 @@ func freeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// quietZap keeps etcd's client from logging its retries into test output.
+// quietZap keeps etcd from logging into test output.
 func quietZap() *zap.Logger { return zap.NewNop() }
