@@ -124,7 +124,9 @@ func (c Config) ClientConfig() (clientv3.Config, error) {
 		Username:             c.User,
 		Password:             c.Pass,
 		DialTimeout:          c.timeout(),
-		DialKeepAliveTime:    5 * time.Second,
+		// Pings find a dead connection (a partition without resets). etcd
+		// drops clients that ping more often than every 5s by default.
+		DialKeepAliveTime:    10 * time.Second,
 		DialKeepAliveTimeout: c.timeout(),
 		// The client's own retry logs would flood ours; our errors carry
 		// the same information with the cluster's context.
