@@ -57,16 +57,17 @@ func TestUserPassword(t *testing.T) {
 	srv := etcdtest.Start(t)
 	srv.EnableAuth(t, "s3cret")
 	register(t, srv.ClientAs(t, "root", "s3cret"), "user.rpc", "10.0.0.1:80", 60)
-	// Authenticating is slow (bcrypt), slower still under the race detector.
-	cfg := Config{Hosts: srv.Endpoints(), Key: "user.rpc", User: "root", Pass: "s3cret", DialTimeout: 3 * time.Second}
+	cfg := Config{Hosts: srv.Endpoints(), Key: "user.rpc", User: "root", Pass: "s3cret", DialTimeout: 2 * time.Second}
 
-	g, _ := runGuard(t, sourceFor(t, cfg), nil)
+	g, stop := runGuard(t, sourceFor(t, cfg), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80")
+	stop()
 
 	bad := cfg
 	bad.Pass = "wrong"
-	g, _ = runGuard(t, sourceFor(t, bad), nil)
+	g, stop = runGuard(t, sourceFor(t, bad), nil)
 	waitError(t, g, "authentication failed")
+	stop()
 
 	// Authenticating needs etcd: with etcd down the client cannot even be
 	// created, and the Source says so and keeps trying.

@@ -138,6 +138,9 @@ func (s *Server) start() {
 	if s.serverTLS != nil {
 		cfg.ClientTLSInfo = *s.serverTLS
 	}
+	// bcrypt's minimum cost (4): the default makes every authentication
+	// take seconds on a loaded test machine.
+	cfg.BcryptCost = 4
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
 		s.t.Fatalf("start etcd: %v", err)
