@@ -120,10 +120,10 @@ func (c Config) ClientConfig() (clientv3.Config, error) {
 		return clientv3.Config{}, err
 	}
 	cfg := clientv3.Config{
-		Endpoints:            c.Hosts,
-		Username:             c.User,
-		Password:             c.Pass,
-		DialTimeout:          c.timeout(),
+		Endpoints:   c.Hosts,
+		Username:    c.User,
+		Password:    c.Pass,
+		DialTimeout: c.timeout(),
 		// Pings find a dead connection (a partition without resets). etcd
 		// drops clients that ping more often than every 5s by default.
 		DialKeepAliveTime:    10 * time.Second,
