@@ -8,6 +8,8 @@ package config
 import (
 	"time"
 
+	"github.com/straitproxy/strait/lb"
+	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
 	"github.com/straitproxy/strait/upstream/etcd"
 )
 
@@ -35,15 +37,21 @@ type Admin struct {
 // Protocols a listener can speak.
 const (
 	ProtocolGRPC = "grpc"
+	ProtocolTCP  = "tcp"
 )
 
 // Listener is one address strait accepts client connections on.
 type Listener struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
-	// Protocol is "grpc" (default).
+	// Protocol is "grpc" (default) or "tcp".
 	Protocol string  `yaml:"protocol"`
 	Routes   []Route `yaml:"routes"`
+	// Cluster is where a tcp listener sends every connection.
+	Cluster string `yaml:"cluster"`
+	// TCP shapes a tcp listener's connections (dial, limits, drain,
+	// PROXY protocol); its keys sit directly in the listener.
+	TCP tcpproxy.Options `yaml:",inline"`
 	// DefaultCluster takes calls that no route matches; empty means such
 	// calls fail with Unimplemented.
 	DefaultCluster string `yaml:"default_cluster"`
@@ -93,6 +101,9 @@ type Cluster struct {
 	Etcd *etcd.Config `yaml:"etcd"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Balancer chooses an endpoint per call (P2C over peak-EWMA by
+	// default), ejects failing endpoints and lets them back.
+	Balancer lb.Options `yaml:"balancer"`
 }
 
 // Limits bound what one call may carry.
@@ -130,8 +141,13 @@ func (c *Config) applyDefaults() {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
 	for i := range c.Listeners {
-		if c.Listeners[i].Protocol == "" {
-			c.Listeners[i].Protocol = ProtocolGRPC
+		l := &c.Listeners[i]
+		if l.Protocol == "" {
+			l.Protocol = ProtocolGRPC
 		}
+		if l.TCP.DialTimeout == 0 {
+			l.TCP.DialTimeout = c.Timeouts.Connect
+		}
+		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
 	}
 }
