@@ -12,11 +12,12 @@ import (
 	"github.com/straitproxy/strait/upstream"
 )
 
-// outage is how long etcd stays down in TestOutageUnderLoad, as the issue
-// asks.
-const outage = 10 * time.Second
+// outage is how long etcd stays down in TestOutageUnderLoad. The gateway's
+// TestEtcdOutageUnderLoad holds the issue's 10 s through all of strait;
+// this one is shorter to keep CI time down.
+const outage = 3 * time.Second
 
-// TestOutageUnderLoad: etcd stopped for 10s under continuous load → the set
+// TestOutageUnderLoad: etcd stopped under continuous load → the set
 // is unchanged and no RPC fails; etcd back → a node added and a node
 // removed while strait was cut off are applied.
 func TestOutageUnderLoad(t *testing.T) {
@@ -53,7 +54,7 @@ func TestOutageUnderLoad(t *testing.T) {
 	testutil.Never(t, outage-time.Since(down), "the set changed during the outage", func() bool {
 		return changed.Load() != nil || l.failed.Load() > 0
 	})
-	if served := l.ok.Load() - okAtStop; served < 100 {
+	if served := l.ok.Load() - okAtStop; served < 50 {
 		t.Errorf("only %d RPCs served during the outage", served)
 	}
 	t.Logf("etcd down %v: %d RPCs served, %d failed", time.Since(down), l.ok.Load()-okAtStop, l.failed.Load())
