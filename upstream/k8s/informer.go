@@ -1,0 +1,90 @@
+package k8s
+
+import (
+	"context"
+	"time"
+
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+)
+
+// storeInformer is the part of the informer that update reads.
+type storeInformer interface {
+	HasSynced() bool
+	GetStore() cache.Store
+}
+
+// syncPoll is how often waitSynced looks at the informer until its first
+// list is in the store.
+const syncPoll = 20 * time.Millisecond
+
+// newInformer returns an informer on the target service's slices that
+// pokes on every event and on every change of the API server's health.
+func (s *Source) newInformer(poke chan<- struct{}) cache.SharedIndexInformer {
+	inf := cache.NewSharedIndexInformerWithOptions(s.listWatch(poke), &discoveryv1.EndpointSlice{},
+		cache.SharedIndexInformerOptions{ObjectDescription: "endpointslices for " + s.target.String()})
+	// The set is rebuilt from the store, so a delete delivered as a
+	// DeletedFinalStateUnknown tombstone (missed while disconnected) is
+	// already gone from it: every event only needs to wake the loop.
+	wake := func(any) { notify(poke) }
+	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    wake,
+		UpdateFunc: func(_, _ any) { notify(poke) },
+		DeleteFunc: wake,
+	})
+	// Errors that end a list-and-watch cycle arrive here; an expired
+	// resource version only means "relist", not an outage.
+	_ = inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			return
+		}
+		s.observe("watch", err, poke)
+	})
+	return inf
+}
+
+// listWatch lists and watches the slices labelled with the service's name.
+// It reports every call's outcome because the reflector retries a refused
+// watch by itself without calling the error handler: that is exactly what
+// an API server that is down looks like.
+func (s *Source) listWatch(poke chan<- struct{}) *cache.ListWatch {
+	slices := s.client.DiscoveryV1().EndpointSlices(s.target.Namespace)
+	selector := discoveryv1.LabelServiceName + "=" + s.target.Service
+	return &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = selector
+			obj, err := slices.List(ctx, o)
+			if ctx.Err() == nil {
+				s.observe("list", err, poke)
+			}
+			return obj, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			w, err := slices.Watch(ctx, o)
+			if ctx.Err() == nil {
+				s.observe("watch", err, poke)
+			}
+			return w, err
+		},
+	}
+}
+
+// waitSynced pokes once the informer's first list is in its store: an
+// empty first list has no event of its own to wake the loop.
+func waitSynced(ctx context.Context, inf storeInformer, poke chan<- struct{}) {
+	t := time.NewTicker(syncPoll)
+	defer t.Stop()
+	for !inf.HasSynced() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+	notify(poke)
+}
