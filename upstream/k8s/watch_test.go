@@ -26,8 +26,8 @@ type watched struct {
 }
 
 // watch runs discovery for target with the given kubeconfig until the
-// test ends.
-func watch(t *testing.T, target, kubeconfig string) *watched {
+// test ends. saved, if not nil, keeps the Guard's last good sets.
+func watch(t *testing.T, target, kubeconfig string, saved ...*upstream.SavedSets) *watched {
 	t.Helper()
 	w := &watched{logs: &logBuffer{}, first: map[string]time.Time{}}
 	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -36,6 +36,9 @@ func watch(t *testing.T, target, kubeconfig string) *watched {
 		t.Fatal(err)
 	}
 	w.guard = upstream.NewGuard(t.Name(), src, log)
+	for _, s := range saved {
+		w.guard.WithSavedSets(s)
+	}
 	cancelSub := w.guard.Subscribe(w.record)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -78,9 +81,15 @@ func key(addrs []string) string {
 // returns when that set was first published.
 func (w *watched) waitSet(t *testing.T, addrs ...string) time.Time {
 	t.Helper()
+	return w.waitSetWithin(t, mustHappen, addrs...)
+}
+
+// waitSetWithin is waitSet with its own timeout.
+func (w *watched) waitSetWithin(t *testing.T, timeout time.Duration, addrs ...string) time.Time {
+	t.Helper()
 	want := key(addrs)
 	var at time.Time
-	waitFor(t, mustHappen, "set ["+want+"]", func() bool {
+	waitFor(t, timeout, "set ["+want+"]", func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		at = w.first[want]
