@@ -2,12 +2,14 @@ package k8s
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/tools/cache"
 )
@@ -57,20 +59,41 @@ func (s *Source) listWatch(poke chan<- struct{}) *cache.ListWatch {
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
-			obj, err := slices.List(ctx, o)
-			if ctx.Err() == nil {
-				s.observe("list", err, poke)
-			}
-			return obj, err
+			return untilReachable(ctx, s, "list", poke, func() (runtime.Object, error) { return slices.List(ctx, o) })
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			w, err := slices.Watch(ctx, o)
-			if ctx.Err() == nil {
-				s.observe("watch", err, poke)
-			}
-			return w, err
+			return untilReachable(ctx, s, "watch", poke, func() (watch.Interface, error) { return slices.Watch(ctx, o) })
 		},
+	}
+}
+
+// retry paces calls to an API server that cannot be reached. The
+// reflector's own back-off grows to 30 s and informers do not expose it:
+// after a 10 s outage the set could stay stale for half a minute more.
+var retry = wait.Backoff{Duration: 100 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 8, Cap: time.Second}
+
+// untilReachable makes call until the API server answers (an error status
+// is an answer) or ctx ends, and reports every outcome to s.
+func untilReachable[T any](ctx context.Context, s *Source, verb string, poke chan<- struct{}, call func() (T, error)) (T, error) {
+	b := retry
+	for {
+		v, err := call()
+		if ctx.Err() != nil {
+			return v, err
+		}
+		s.observe(verb, err, poke)
+		var status apierrors.APIStatus
+		if err == nil || errors.As(err, &status) {
+			return v, err
+		}
+		t := time.NewTimer(b.Step())
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
 	}
 }
 

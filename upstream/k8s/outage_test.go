@@ -24,7 +24,7 @@ import (
 // outage is how long the API server stays down under load.
 const outage = 10 * time.Second
 
-// TestAPIServerOutageUnderLoad stops the API server for 10 s while calls
+// TestAPIServerOutageUnderLoad kills the API server for 10 s while calls
 // flow through a ClientConn fed from the Guard: the set must not change and
 // no call may fail. A slice deleted meanwhile (through a second API server
 // on the same etcd) must be applied once the first is back.
@@ -57,13 +57,17 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kube.API.Stop()
+	// Killed rather than stopped: a graceful stop waits for open watches
+	// to drain, so the outage would begin up to 15 s later.
+	stopping := time.Now()
+	kube.API.Kill()
 	stopped := time.Now()
 	waitFor(t, mustHappen, "the Guard to see the outage", func() bool {
 		snap, _ := w.snapshot()
 		return snap.State == upstream.Stale
 	})
-	t.Logf("outage detected after %s", time.Since(stopped).Round(time.Millisecond))
+	t.Logf("API server killed in %s; outage detected %s after the kill",
+		stopped.Sub(stopping).Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
 	if err := otherClient.DiscoveryV1().EndpointSlices(ns).Delete(ctx, "svc-2", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete through the second API server: %v", err)
 	}
@@ -79,7 +83,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	back := time.Now()
-	w.waitSetWithin(t, time.Minute, addrs[:2]...)
+	w.waitSet(t, addrs[:2]...)
 	t.Logf("outage %s; deletion made meanwhile applied %s after the API server was ready",
 		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 	load.stop()

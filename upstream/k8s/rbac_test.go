@@ -48,7 +48,7 @@ func TestRBACManifestGrantsDiscovery(t *testing.T) {
 	}
 	w := watch(t, "k8s://"+ns+"/svc:grpc", serviceAccountKubeconfig(t, c, ns, "strait"))
 	w.waitSet(t, "10.5.0.1:8080")
-	if strings.Contains(w.logs.String(), "RBAC") {
+	if strings.Contains(w.logs.String(), "kubernetes RBAC:") {
 		t.Errorf("bound ServiceAccount logged an RBAC error:\n%s", w.logs.String())
 	}
 }
@@ -80,6 +80,7 @@ func TestRBACDenialIsPlain(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("want one RBAC line, got %d:\n%s", len(lines), w.logs.String())
 	}
+	t.Logf("logged: %s", lines[0])
 	for _, want := range []string{
 		"ServiceAccount " + ns + "/unbound may not ",
 		"endpointslices.discovery.k8s.io in namespace \\\"" + ns + "\\\"",

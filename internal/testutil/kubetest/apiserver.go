@@ -89,6 +89,15 @@ func (a *APIServer) Stop() {
 	}
 }
 
+// Kill ends the API server at once, as a crash would; Start brings it back.
+func (a *APIServer) Kill() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.proc != nil {
+		a.proc.stop(0)
+	}
+}
+
 // URL is the API server's https address.
 func (a *APIServer) URL() string { return "https://127.0.0.1:" + strconv.Itoa(a.port) }
 

@@ -51,12 +51,17 @@ func (p *process) exited() bool {
 	}
 }
 
-// stop asks the process to end, kills it after grace, and waits.
+// stop asks the process to end, kills it after grace (at once if grace
+// is 0), and waits.
 func (p *process) stop(grace time.Duration) {
 	if p.exited() {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	sig := syscall.SIGTERM
+	if grace == 0 {
+		sig = syscall.SIGKILL
+	}
+	_ = p.cmd.Process.Signal(sig)
 	select {
 	case <-p.done:
 	case <-time.After(grace):
