@@ -22,11 +22,15 @@ const (
 	EchoTrailerKey = "x-test-echo-trailer-bin"
 	// HeadersThenErrorKey: send headers, then fail without a message.
 	HeadersThenErrorKey = "x-test-headers-then-error"
-	// HoldKey: wait until the call's context ends (to observe cancels).
+	// HoldKey: send headers, then wait until the call's context ends (to
+	// observe cancels and early headers).
 	HoldKey = "x-test-hold"
 	// DeadlineHeaderKey is the response header with the remaining
 	// deadline the backend saw, in milliseconds ("none" without one).
 	DeadlineHeaderKey = "x-test-deadline-ms"
+	// NoHeadersKey: stage no response headers, so an error response is
+	// trailers-only on the wire.
+	NoHeadersKey = "x-test-no-headers"
 	// ServedByHeaderKey is the response header naming the backend.
 	ServedByHeaderKey = "x-served-by"
 )
@@ -39,14 +43,14 @@ type testService struct {
 }
 
 func (t *testService) EmptyCall(ctx context.Context, _ *testpb.Empty) (*testpb.Empty, error) {
-	if err := t.begin(ctx, grpc.SetHeader); err != nil {
+	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
 	return &testpb.Empty{}, nil
 }
 
 func (t *testService) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-	if err := t.begin(ctx, grpc.SetHeader); err != nil {
+	if err := t.begin(ctx); err != nil {
 		return nil, err
 	}
 	if err := echoStatus(in.GetResponseStatus()); err != nil {
@@ -56,7 +60,7 @@ func (t *testService) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (
 }
 
 func (t *testService) StreamingOutputCall(in *testpb.StreamingOutputCallRequest, s grpc.ServerStreamingServer[testpb.StreamingOutputCallResponse]) error {
-	if err := t.begin(s.Context(), stageHeader(s)); err != nil {
+	if err := t.begin(s.Context()); err != nil {
 		return err
 	}
 	if err := sendAll(s, in); err != nil {
@@ -66,7 +70,7 @@ func (t *testService) StreamingOutputCall(in *testpb.StreamingOutputCallRequest,
 }
 
 func (t *testService) StreamingInputCall(s grpc.ClientStreamingServer[testpb.StreamingInputCallRequest, testpb.StreamingInputCallResponse]) error {
-	if err := t.begin(s.Context(), stageHeader(s)); err != nil {
+	if err := t.begin(s.Context()); err != nil {
 		return err
 	}
 	var sum int32
@@ -83,7 +87,7 @@ func (t *testService) StreamingInputCall(s grpc.ClientStreamingServer[testpb.Str
 }
 
 func (t *testService) FullDuplexCall(s grpc.BidiStreamingServer[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse]) error {
-	if err := t.begin(s.Context(), stageHeader(s)); err != nil {
+	if err := t.begin(s.Context()); err != nil {
 		return err
 	}
 	for {
@@ -104,19 +108,24 @@ func (t *testService) FullDuplexCall(s grpc.BidiStreamingServer[testpb.Streaming
 }
 
 // begin runs the knobs and the metadata-driven behaviours shared by all
-// calls. setHeader stages response headers (grpc.SetHeader for unary).
-func (t *testService) begin(ctx context.Context, setHeader func(context.Context, metadata.MD) error) error {
+// calls. Response headers are staged, so an early error is trailers-only.
+func (t *testService) begin(ctx context.Context) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	hdr := metadata.Pairs(ServedByHeaderKey, t.b.name, DeadlineHeaderKey, remaining(ctx))
 	hdr.Append(EchoHeaderKey, md.Get(EchoHeaderKey)...)
-	if err := setHeader(ctx, hdr); err != nil {
-		return err
+	if len(md.Get(NoHeadersKey)) == 0 {
+		if err := grpc.SetHeader(ctx, hdr); err != nil {
+			return err
+		}
 	}
 	if v := md.Get(EchoTrailerKey); len(v) > 0 {
 		grpc.SetTrailer(ctx, metadata.MD{EchoTrailerKey: v})
 	}
 	if len(md.Get(HoldKey)) > 0 {
 		t.b.calls.Add(1)
+		if err := grpc.SendHeader(ctx, nil); err != nil {
+			return err
+		}
 		return t.b.wait(ctx, time.Hour)
 	}
 	if len(md.Get(HeadersThenErrorKey)) > 0 {
@@ -127,11 +136,6 @@ func (t *testService) begin(ctx context.Context, setHeader func(context.Context,
 		return status.Error(codes.Aborted, "headers sent, then failed")
 	}
 	return t.b.admit(ctx)
-}
-
-// stageHeader adapts a server stream's SetHeader to begin's signature.
-func stageHeader(s grpc.ServerStream) func(context.Context, metadata.MD) error {
-	return func(_ context.Context, md metadata.MD) error { return s.SetHeader(md) }
 }
 
 func remaining(ctx context.Context) string {

@@ -1,0 +1,32 @@
+# strait — the targets the README, CI and the Dockerfile use.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: build test test-deps demo bench vet clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/strait ./cmd/strait
+	$(GO) build -o bin/demo-backend ./examples/backend/cmd/demo-backend
+	$(GO) build -o bin/loadgen ./examples/loadgen
+
+vet:
+	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
+	$(GO) vet ./...
+
+# What the tests need beside Go: Debian's chromium for the status-page
+# browser test (installed with apt-get when missing).
+test-deps:
+	./hack/install-chromium.sh
+
+test: vet test-deps
+	$(GO) test -race -timeout 30m ./...
+
+demo: build
+	./examples/demo.sh
+
+bench: build
+	./bench/run.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,43 @@
+// Command strait is an edge proxy for gRPC with discovery-driven load
+// balancing.
+//
+//	strait [serve] -config FILE   run the proxy (the default)
+//	strait version                print the version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serveMain(ctx, args, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "strait", version)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "strait: unknown command %q (serve, version)\n", cmd)
+		return 2
+	}
+}

@@ -1,0 +1,132 @@
+// Package config loads and validates strait's YAML configuration.
+//
+// Every error names the field it is about, as a path from the top of the
+// file (`clusters.user.endpoints[1]`), so a bad file stops start-up with
+// one line that says what to fix. Unknown keys are errors.
+package config
+
+import (
+	"time"
+)
+
+// Config is a whole strait configuration file.
+type Config struct {
+	Admin     Admin              `yaml:"admin"`
+	Listeners []Listener         `yaml:"listeners"`
+	Clusters  map[string]Cluster `yaml:"clusters"`
+	Limits    Limits             `yaml:"limits"`
+	Timeouts  Timeouts           `yaml:"timeouts"`
+	// StateDir keeps each cluster's last good set for warm starts while a
+	// registry is down. Empty disables saving.
+	StateDir string `yaml:"state_dir"`
+}
+
+// Admin is the admin HTTP server (health, readiness, metrics, status).
+type Admin struct {
+	// Address to listen on; empty disables the admin server. Keep it on
+	// loopback or a private network: it shows internals.
+	Address string `yaml:"address"`
+	// Pprof serves /debug/pprof/ when true.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Protocols a listener can speak.
+const (
+	ProtocolGRPC = "grpc"
+)
+
+// Listener is one address strait accepts client connections on.
+type Listener struct {
+	Name    string `yaml:"name"`
+	Address string `yaml:"address"`
+	// Protocol is "grpc" (default).
+	Protocol string  `yaml:"protocol"`
+	Routes   []Route `yaml:"routes"`
+	// DefaultCluster takes calls that no route matches; empty means such
+	// calls fail with Unimplemented.
+	DefaultCluster string `yaml:"default_cluster"`
+	// TLS, when set, serves TLS (ALPN h2) instead of h2c.
+	TLS *ListenerTLS `yaml:"tls"`
+}
+
+// ListenerTLS is a listener's certificate and optional client verification.
+// The files are re-read when they change.
+type ListenerTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA verifies client certificates (mTLS).
+	ClientCA string `yaml:"client_ca"`
+	// RequireClientCert refuses clients without a certificate from ClientCA.
+	RequireClientCert bool `yaml:"require_client_cert"`
+}
+
+// UpstreamTLS is how a cluster's endpoints are reached over TLS.
+type UpstreamTLS struct {
+	// CA verifies the endpoints; empty uses the system roots.
+	CA string `yaml:"ca"`
+	// Cert and Key are presented to endpoints that ask (mTLS).
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName is checked in the endpoints' certificates instead of
+	// the dialed host.
+	ServerName string `yaml:"server_name"`
+}
+
+// Route sends calls to a cluster, by full service name or by a prefix of
+// the method path. Exactly one of Service and Prefix is set.
+type Route struct {
+	// Service is a full service name, "pkg.Service".
+	Service string `yaml:"service"`
+	// Prefix matches the start of the method path, "/pkg.".
+	Prefix  string `yaml:"prefix"`
+	Cluster string `yaml:"cluster"`
+}
+
+// Cluster is a named upstream set and how to reach it.
+type Cluster struct {
+	// Endpoints is a static list of host:port (go-zero's Endpoints).
+	Endpoints []string `yaml:"endpoints"`
+	// TLS, when set, dials the endpoints over TLS.
+	TLS *UpstreamTLS `yaml:"tls"`
+}
+
+// Limits bound what one call may carry.
+type Limits struct {
+	// MaxMessageSize is the largest message either way; larger ones fail
+	// with ResourceExhausted. Default 4 MiB.
+	MaxMessageSize ByteSize `yaml:"max_message_size"`
+	// MaxConcurrentStreams per client connection; 0 means grpc's default.
+	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+}
+
+// Timeouts for connections and shutdown.
+type Timeouts struct {
+	// Connect bounds dialing an upstream endpoint. Default 5s.
+	Connect time.Duration `yaml:"connect"`
+	// Drain is how long in-flight calls may run on shutdown. Default 15s.
+	Drain time.Duration `yaml:"drain"`
+}
+
+// Defaults.
+const (
+	DefaultMaxMessageSize = 4 << 20
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultDrainTimeout   = 15 * time.Second
+)
+
+func (c *Config) applyDefaults() {
+	if c.Limits.MaxMessageSize == 0 {
+		c.Limits.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.Timeouts.Connect == 0 {
+		c.Timeouts.Connect = DefaultConnectTimeout
+	}
+	if c.Timeouts.Drain == 0 {
+		c.Timeouts.Drain = DefaultDrainTimeout
+	}
+	for i := range c.Listeners {
+		if c.Listeners[i].Protocol == "" {
+			c.Listeners[i].Protocol = ProtocolGRPC
+		}
+	}
+}

@@ -1,0 +1,177 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func (c *Config) validate() error {
+	if len(c.Listeners) == 0 {
+		return errorf("listeners", "at least one listener is required")
+	}
+	if len(c.Clusters) == 0 {
+		return errorf("clusters", "at least one cluster is required")
+	}
+	for _, name := range sortedKeys(c.Clusters) {
+		if err := c.Clusters[name].validate("clusters." + name); err != nil {
+			return err
+		}
+	}
+	names := map[string]bool{}
+	for i, l := range c.Listeners {
+		path := fmt.Sprintf("listeners[%d]", i)
+		if l.Name != "" && names[l.Name] {
+			return errorf(path+".name", "%q is used by another listener", l.Name)
+		}
+		names[l.Name] = true
+		if err := c.validateListener(l, path); err != nil {
+			return err
+		}
+	}
+	if c.Admin.Address != "" {
+		if err := checkHostPort(c.Admin.Address); err != nil {
+			return errorf("admin.address", "%q %s", c.Admin.Address, err)
+		}
+	}
+	if c.Limits.MaxMessageSize > 1<<31-1 {
+		return errorf("limits.max_message_size", "%d is over the 2 GiB a gRPC message can have", c.Limits.MaxMessageSize)
+	}
+	if c.Timeouts.Connect < 0 {
+		return errorf("timeouts.connect", "%s is negative", c.Timeouts.Connect)
+	}
+	if c.Timeouts.Drain < 0 {
+		return errorf("timeouts.drain", "%s is negative", c.Timeouts.Drain)
+	}
+	return nil
+}
+
+func (c *Config) validateListener(l Listener, path string) error {
+	if l.Address == "" {
+		return errorf(path+".address", "is required")
+	}
+	if err := checkHostPort(l.Address); err != nil {
+		return errorf(path+".address", "%q %s", l.Address, err)
+	}
+	if l.Protocol != ProtocolGRPC {
+		return errorf(path+".protocol", "%q is not supported (use %q)", l.Protocol, ProtocolGRPC)
+	}
+	if len(l.Routes) == 0 && l.DefaultCluster == "" {
+		return errorf(path+".routes", "a listener needs routes or a default_cluster")
+	}
+	if l.TLS != nil {
+		if err := l.TLS.validate(path + ".tls"); err != nil {
+			return err
+		}
+	}
+	for j, r := range l.Routes {
+		if err := c.validateRoute(r, fmt.Sprintf("%s.routes[%d]", path, j)); err != nil {
+			return err
+		}
+	}
+	if l.DefaultCluster != "" {
+		if _, ok := c.Clusters[l.DefaultCluster]; !ok {
+			return errorf(path+".default_cluster", "%q is not a defined cluster", l.DefaultCluster)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateRoute(r Route, path string) error {
+	switch {
+	case r.Service == "" && r.Prefix == "":
+		return errorf(path, "set service or prefix")
+	case r.Service != "" && r.Prefix != "":
+		return errorf(path, "set service or prefix, not both")
+	case r.Service != "" && (strings.Contains(r.Service, "/") || strings.TrimSpace(r.Service) != r.Service):
+		return errorf(path+".service", "%q is not a full service name like pkg.Service", r.Service)
+	case r.Prefix != "" && !strings.HasPrefix(r.Prefix, "/"):
+		return errorf(path+".prefix", "%q must start with /", r.Prefix)
+	}
+	if r.Cluster == "" {
+		return errorf(path+".cluster", "is required")
+	}
+	if _, ok := c.Clusters[r.Cluster]; !ok {
+		return errorf(path+".cluster", "%q is not a defined cluster", r.Cluster)
+	}
+	return nil
+}
+
+func (cl Cluster) validate(path string) error {
+	if len(cl.Endpoints) == 0 {
+		return errorf(path, "needs a source: endpoints")
+	}
+	for i, ep := range cl.Endpoints {
+		if err := checkHostPort(ep); err != nil {
+			return errorf(fmt.Sprintf("%s.endpoints[%d]", path, i), "%q %s", ep, err)
+		}
+	}
+	if cl.TLS != nil {
+		return cl.TLS.validate(path + ".tls")
+	}
+	return nil
+}
+
+func (t *ListenerTLS) validate(path string) error {
+	if t.Cert == "" || t.Key == "" {
+		return errorf(path, "cert and key are both required")
+	}
+	if t.RequireClientCert && t.ClientCA == "" {
+		return errorf(path+".require_client_cert", "needs client_ca")
+	}
+	return checkFiles(path, map[string]string{"cert": t.Cert, "key": t.Key, "client_ca": t.ClientCA})
+}
+
+func (t *UpstreamTLS) validate(path string) error {
+	if (t.Cert == "") != (t.Key == "") {
+		return errorf(path, "cert and key go together")
+	}
+	return checkFiles(path, map[string]string{"ca": t.CA, "cert": t.Cert, "key": t.Key})
+}
+
+// checkFiles reports the first named file that cannot be read.
+func checkFiles(path string, files map[string]string) error {
+	for _, field := range sortedKeys(files) {
+		name := files[field]
+		if name == "" {
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return errorf(path+"."+field, "%v", err)
+		}
+		f.Close()
+	}
+	return nil
+}
+
+// checkHostPort explains what is wrong with a host:port, or returns nil.
+func checkHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return fmt.Errorf("has no port")
+		}
+		return fmt.Errorf("is not host:port")
+	}
+	if host == "" && !strings.HasPrefix(addr, ":") {
+		return fmt.Errorf("has no host")
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("has a bad port %q", port)
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

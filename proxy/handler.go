@@ -1,0 +1,114 @@
+package proxy
+
+import (
+	"io"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// bidi describes any call kind: the proxy does not know, and need not.
+var bidi = &grpc.StreamDesc{ServerStreams: true, ClientStreams: true}
+
+// handle relays one call, whatever its kind, to the routed cluster.
+func (s *Server) handle(_ any, ss grpc.ServerStream) error {
+	method, _ := grpc.MethodFromServerStream(ss)
+	cl, ok := s.route(method)
+	if !ok {
+		return status.Errorf(codes.Unimplemented, "strait: no route for method %s", method)
+	}
+	cl.inflight.Add(1)
+	defer cl.inflight.Add(-1)
+	in, _ := metadata.FromIncomingContext(ss.Context())
+	ctx := metadata.NewOutgoingContext(ss.Context(), forwardable(in))
+	cs, err := cl.conn.NewStream(ctx, bidi, method, grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype(contentSubtype(in)))
+	if err != nil {
+		return err
+	}
+	go forwardRequests(ss, cs)
+	return forwardResponses(cs, ss)
+}
+
+// forwardRequests copies client messages upstream and half-closes when the
+// client does. It ends silently when the upstream call ends: the status
+// comes back through forwardResponses.
+func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) {
+	for {
+		f := &frame{}
+		if err := ss.RecvMsg(f); err != nil {
+			if err == io.EOF {
+				_ = cs.CloseSend()
+			}
+			return
+		}
+		if err := cs.SendMsg(f); err != nil {
+			f.data.Free()
+			return
+		}
+	}
+}
+
+// forwardResponses sends the upstream's headers as soon as they arrive,
+// then its messages, and returns its status with its trailers. A
+// trailers-only upstream response stays trailers-only.
+func forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream) error {
+	hdr, err := cs.Header()
+	if err != nil {
+		return err
+	}
+	if hdr != nil {
+		if err := ss.SendHeader(hdr); err != nil {
+			return err
+		}
+	}
+	for {
+		f := &frame{}
+		if err := cs.RecvMsg(f); err != nil {
+			ss.SetTrailer(cs.Trailer())
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if err := ss.SendMsg(f); err != nil {
+			f.data.Free()
+			return err
+		}
+	}
+}
+
+// hopByHop are request headers that describe one connection, not the call.
+var hopByHop = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true,
+	"transfer-encoding": true, "upgrade": true, "te": true, "host": true,
+	"grpc-accept-encoding": true, "grpc-encoding": true,
+}
+
+// forwardable returns the client's metadata less hop-by-hop and
+// pseudo-headers; grpc-go drops its other reserved headers itself.
+func forwardable(in metadata.MD) metadata.MD {
+	out := make(metadata.MD, len(in))
+	for k, v := range in {
+		if hopByHop[k] || strings.HasPrefix(k, ":") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// contentSubtype keeps the client's content-subtype ("proto" when none).
+func contentSubtype(md metadata.MD) string {
+	ct := md.Get("content-type")
+	if len(ct) == 0 {
+		return "proto"
+	}
+	_, sub, found := strings.Cut(ct[0], "+")
+	if !found || sub == "" {
+		return "proto"
+	}
+	return sub
+}

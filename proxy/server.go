@@ -1,0 +1,106 @@
+// Package proxy is strait's data path: a transparent gRPC proxy that
+// relays every call kind to a cluster chosen by method, without parsing
+// messages.
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/stats"
+)
+
+// ServerOptions shape one gRPC listener.
+type ServerOptions struct {
+	// MaxMessageSize bounds messages either way.
+	MaxMessageSize int
+	// MaxConcurrentStreams per client connection; 0 keeps grpc's default.
+	MaxConcurrentStreams uint32
+	// TLS, when set, serves TLS instead of h2c.
+	TLS *tls.Config
+	// StatsHandler, when set, observes every call (metrics).
+	StatsHandler stats.Handler
+}
+
+// Routes is a routing table: a Router and the clusters it names.
+// It is immutable; a reload installs a new one.
+type Routes struct {
+	Router   *Router
+	Clusters map[string]*Cluster
+}
+
+// Server accepts gRPC calls and relays them by route. Safe for
+// concurrent use.
+type Server struct {
+	grpc   *grpc.Server
+	routes atomic.Pointer[Routes]
+}
+
+// NewServer returns a Server relaying calls by routes.
+func NewServer(routes *Routes, opts ServerOptions) *Server {
+	s := &Server{}
+	s.routes.Store(routes)
+	sopts := []grpc.ServerOption{
+		grpc.UnknownServiceHandler(s.handle),
+		grpc.ForceServerCodecV2(rawCodec{}),
+		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
+		grpc.MaxSendMsgSize(opts.MaxMessageSize),
+		grpc.SharedWriteBuffer(true),
+	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	if opts.StatsHandler != nil {
+		sopts = append(sopts, grpc.StatsHandler(opts.StatsHandler))
+	}
+	if opts.MaxConcurrentStreams > 0 {
+		sopts = append(sopts, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
+	}
+	s.grpc = grpc.NewServer(sopts...)
+	return s
+}
+
+// SetRoutes switches to a new routing table. Calls already relayed keep
+// the cluster they started on.
+func (s *Server) SetRoutes(r *Routes) { s.routes.Store(r) }
+
+// Route names the cluster that method goes to.
+func (s *Server) Route(method string) (string, bool) {
+	return s.routes.Load().Router.Route(method)
+}
+
+func (s *Server) route(method string) (*Cluster, bool) {
+	rt := s.routes.Load()
+	name, ok := rt.Router.Route(method)
+	if !ok {
+		return nil, false
+	}
+	c, ok := rt.Clusters[name]
+	return c, ok
+}
+
+// Serve accepts connections on lis until Stop or Shutdown.
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+
+// Shutdown stops accepting, sends GOAWAY, and waits for in-flight calls
+// until ctx ends; then it closes what is left.
+func (s *Server) Shutdown(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+	}
+}
+
+// Stop closes every connection at once.
+func (s *Server) Stop() { s.grpc.Stop() }
