@@ -3,6 +3,7 @@ package k8s_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,13 +12,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
-	"google.golang.org/grpc/resolver"
-	"google.golang.org/grpc/resolver/manual"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -25,9 +25,10 @@ import (
 const outage = 10 * time.Second
 
 // TestAPIServerOutageUnderLoad kills the API server for 10 s while calls
-// flow through a ClientConn fed from the Guard: the set must not change and
-// no call may fail. A slice deleted meanwhile (through a second API server
-// on the same etcd) must be applied once the first is back.
+// flow through strait's proxy, whose cluster is fed from the Guard: the set
+// must not change and no call may fail. A slice deleted meanwhile (through
+// a second API server on the same etcd) must be applied once the first is
+// back, and its backend must stop receiving calls.
 func TestAPIServerOutageUnderLoad(t *testing.T) {
 	c := adminClient(t)
 	ns := newNamespace(t, c)
@@ -46,7 +47,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	target, kubeconfig := "k8s://"+ns+"/svc:grpc", adminKubeconfig(t)
 	w := watch(t, target, kubeconfig, saved)
 	w.waitSet(t, addrs...)
-	load := startLoad(t, dialGuard(t, w.guard))
+	load := startLoad(t, throughProxy(t, w.guard))
 	load.waitCalls(t, 200)
 
 	other, err := kube.AddAPIServer()
@@ -57,6 +58,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	keptBefore := backends[2].Calls()
 	// Killed rather than stopped: a graceful stop waits for open watches
 	// to drain, so the outage would begin up to 15 s later.
 	stopping := time.Now()
@@ -77,6 +79,9 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	if n := load.ok.Load() - callsBefore; n == 0 {
 		t.Error("no call succeeded during the outage")
 	}
+	if backends[2].Calls() == keptBefore {
+		t.Error("the backend whose slice was deleted meanwhile got no calls while the set was frozen")
+	}
 	checkWarmStart(t, warm, addrs)
 
 	if err := kube.API.Start(); err != nil {
@@ -86,6 +91,14 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	w.waitSet(t, addrs[:2]...)
 	t.Logf("outage %s; deletion made meanwhile applied %s after the API server was ready",
 		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+	// Calls picked before the change may still land on the removed
+	// backend; after a few hundred more none may.
+	load.waitCalls(t, load.ok.Load()+200)
+	removed := backends[2].Calls()
+	load.waitCalls(t, load.ok.Load()+500)
+	if n := backends[2].Calls() - removed; n != 0 {
+		t.Errorf("the backend whose slice was deleted still got %d calls", n)
+	}
 	load.stop()
 	t.Logf("calls: %d ok, %d failed", load.ok.Load(), load.failed.Load())
 	if f := load.failed.Load(); f != 0 {
@@ -147,22 +160,31 @@ func port(t *testing.T, s *backend.Server) int32 {
 	return p
 }
 
-// dialGuard returns a ClientConn whose addresses come from the Guard, as
-// the proxy's per-cluster ClientConn gets them.
-func dialGuard(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
+// throughProxy runs strait's gRPC proxy with one cluster fed by the Guard
+// and returns a client connection to it.
+func throughProxy(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 	t.Helper()
-	r := manual.NewBuilderWithScheme("guard")
-	cancel := g.Subscribe(func(s upstream.Snapshot) {
-		var st resolver.State
-		for _, e := range s.Endpoints {
-			st.Addresses = append(st.Addresses, resolver.Address{Addr: e.Addr})
-		}
-		r.UpdateState(st)
+	cl, err := proxy.NewCluster("svc", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("svc"), Clusters: map[string]*proxy.Cluster{"svc": cl}},
+		proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
 	})
-	t.Cleanup(cancel)
-	conn, err := grpc.NewClient("guard:///svc", grpc.WithResolvers(r),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
