@@ -30,13 +30,18 @@ func (s *Source) newInformer(poke chan<- struct{}) cache.SharedIndexInformer {
 	inf := cache.NewSharedIndexInformerWithOptions(s.listWatch(poke), &discoveryv1.EndpointSlice{},
 		cache.SharedIndexInformerOptions{ObjectDescription: "endpointslices for " + s.target.String()})
 	// The set is rebuilt from the store, so a delete delivered as a
-	// DeletedFinalStateUnknown tombstone (missed while disconnected) is
-	// already gone from it: every event only needs to wake the loop.
+	// DeletedFinalStateUnknown tombstone (missed while disconnected, found
+	// on relist) is already gone from it: events only wake the loop.
 	wake := func(any) { notify(poke) }
 	_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    wake,
 		UpdateFunc: func(_, _ any) { notify(poke) },
-		DeleteFunc: wake,
+		DeleteFunc: func(obj any) {
+			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				s.log.Debug("endpointslice deleted while disconnected", "slice", t.Key)
+			}
+			notify(poke)
+		},
 	})
 	// Errors that end a list-and-watch cycle arrive here; an expired
 	// resource version only means "relist", not an outage.
@@ -50,9 +55,10 @@ func (s *Source) newInformer(poke chan<- struct{}) cache.SharedIndexInformer {
 }
 
 // listWatch lists and watches the slices labelled with the service's name.
-// It reports every call's outcome because the reflector retries a refused
-// watch by itself without calling the error handler: that is exactly what
-// an API server that is down looks like.
+// It reports every call's outcome, because the reflector retries a refused
+// watch by itself without calling the error handler (and that is exactly
+// what an API server that is down looks like), and it retries calls that
+// do not reach the API server at its own pace (see retry).
 func (s *Source) listWatch(poke chan<- struct{}) *cache.ListWatch {
 	slices := s.client.DiscoveryV1().EndpointSlices(s.target.Namespace)
 	selector := discoveryv1.LabelServiceName + "=" + s.target.Service

@@ -30,7 +30,7 @@ type watched struct {
 func watch(t *testing.T, target, kubeconfig string, saved ...*upstream.SavedSets) *watched {
 	t.Helper()
 	w := &watched{logs: &logBuffer{}, first: map[string]time.Time{}}
-	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	src, err := k8s.New(k8s.Config{Target: target, Kubeconfig: kubeconfig}, log)
 	if err != nil {
 		t.Fatal(err)
