@@ -2,6 +2,7 @@ package k8s_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +68,10 @@ func TestSetFollowsSlices(t *testing.T) {
 		return api.Delete(ctx, s.Name, metav1.DeleteOptions{})
 	})
 	t.Logf("propagation delays (goal < 1s): %v", delays)
+	// Empty at the start and after the delete: each logged once, at warn.
+	if n := strings.Count(w.logs.String(), "level=WARN msg=\"kubernetes reports no ready endpoints"); n != 2 {
+		t.Errorf("want 2 warnings about an empty set, got %d:\n%s", n, w.logs.String())
+	}
 }
 
 func TestTwoSlicesWithNamedPort(t *testing.T) {

@@ -90,6 +90,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	}
 	back := time.Now()
 	w.waitSet(t, addrs[:2]...)
+	warm.waitSet(t, addrs[:2]...)
 	t.Logf("outage %s; deletion made meanwhile applied %s after the API server was ready",
 		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 	// Calls picked before the change may still land on the removed
