@@ -7,6 +7,9 @@ package config
 
 import (
 	"time"
+
+	"github.com/straitproxy/strait/lb"
+	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
 )
 
 // Config is a whole strait configuration file.
@@ -33,15 +36,21 @@ type Admin struct {
 // Protocols a listener can speak.
 const (
 	ProtocolGRPC = "grpc"
+	ProtocolTCP  = "tcp"
 )
 
 // Listener is one address strait accepts client connections on.
 type Listener struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
-	// Protocol is "grpc" (default).
+	// Protocol is "grpc" (default) or "tcp".
 	Protocol string  `yaml:"protocol"`
 	Routes   []Route `yaml:"routes"`
+	// Cluster is where a tcp listener sends every connection.
+	Cluster string `yaml:"cluster"`
+	// TCP shapes a tcp listener's connections (dial, limits, drain,
+	// PROXY protocol); its keys sit directly in the listener.
+	TCP tcpproxy.Options `yaml:",inline"`
 	// DefaultCluster takes calls that no route matches; empty means such
 	// calls fail with Unimplemented.
 	DefaultCluster string `yaml:"default_cluster"`
@@ -88,6 +97,9 @@ type Cluster struct {
 	Endpoints []string `yaml:"endpoints"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
+	// Balancer chooses an endpoint per call (P2C over peak-EWMA by
+	// default), ejects failing endpoints and lets them back.
+	Balancer lb.Options `yaml:"balancer"`
 }
 
 // Limits bound what one call may carry.
@@ -125,8 +137,13 @@ func (c *Config) applyDefaults() {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
 	for i := range c.Listeners {
-		if c.Listeners[i].Protocol == "" {
-			c.Listeners[i].Protocol = ProtocolGRPC
+		l := &c.Listeners[i]
+		if l.Protocol == "" {
+			l.Protocol = ProtocolGRPC
 		}
+		if l.TCP.DialTimeout == 0 {
+			l.TCP.DialTimeout = c.Timeouts.Connect
+		}
+		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
 	}
 }

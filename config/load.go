@@ -176,15 +176,7 @@ func kindName(t reflect.Type) string {
 func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	fields := map[string]reflect.Type{}
 	var known []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = f.Type
-		known = append(known, name)
-	}
+	addFields(t, fields, &known)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i].Value
 		ft, ok := fields[key]
@@ -196,6 +188,24 @@ func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// addFields collects the YAML keys of t, including those of inlined
+// structs.
+func addFields(t reflect.Type, fields map[string]reflect.Type, known *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			addFields(f.Type, fields, known)
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+		*known = append(*known, name)
+	}
 }
 
 func join(path, key string) string {

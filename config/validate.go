@@ -56,8 +56,15 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if err := checkHostPort(l.Address); err != nil {
 		return errorf(path+".address", "%q %s", l.Address, err)
 	}
-	if l.Protocol != ProtocolGRPC {
-		return errorf(path+".protocol", "%q is not supported (use %q)", l.Protocol, ProtocolGRPC)
+	switch l.Protocol {
+	case ProtocolGRPC:
+	case ProtocolTCP:
+		return c.validateTCPListener(l, path)
+	default:
+		return errorf(path+".protocol", "%q is not supported (use %q or %q)", l.Protocol, ProtocolGRPC, ProtocolTCP)
+	}
+	if l.Cluster != "" {
+		return errorf(path+".cluster", "is for tcp listeners; a grpc listener uses routes and default_cluster")
 	}
 	if len(l.Routes) == 0 && l.DefaultCluster == "" {
 		return errorf(path+".routes", "a listener needs routes or a default_cluster")
@@ -76,6 +83,25 @@ func (c *Config) validateListener(l Listener, path string) error {
 		if _, ok := c.Clusters[l.DefaultCluster]; !ok {
 			return errorf(path+".default_cluster", "%q is not a defined cluster", l.DefaultCluster)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateTCPListener(l Listener, path string) error {
+	if len(l.Routes) > 0 || l.DefaultCluster != "" {
+		return errorf(path, "a tcp listener takes one cluster, not routes or default_cluster")
+	}
+	if l.Cluster == "" {
+		return errorf(path+".cluster", "is required for a tcp listener")
+	}
+	if _, ok := c.Clusters[l.Cluster]; !ok {
+		return errorf(path+".cluster", "%q is not a defined cluster", l.Cluster)
+	}
+	if err := l.TCP.Validate(path); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if l.TLS != nil {
+		return l.TLS.validate(path + ".tls")
 	}
 	return nil
 }
@@ -108,6 +134,9 @@ func (cl Cluster) validate(path string) error {
 		if err := checkHostPort(ep); err != nil {
 			return errorf(fmt.Sprintf("%s.endpoints[%d]", path, i), "%q %s", ep, err)
 		}
+	}
+	if err := cl.Balancer.Validate(path + ".balancer"); err != nil {
+		return &Error{Msg: err.Error()}
 	}
 	if cl.TLS != nil {
 		return cl.TLS.validate(path + ".tls")

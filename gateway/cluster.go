@@ -10,6 +10,7 @@ import (
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
+	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
@@ -18,7 +19,8 @@ import (
 // cluster is a running cluster and the configuration it was built from,
 // so a reload can tell whether it changed.
 type cluster struct {
-	cfg config.Cluster
+	name string
+	cfg  config.Cluster
 	// source names the discovery backend: static, etcd or k8s.
 	source string
 	guard  *upstream.Guard
@@ -39,9 +41,14 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 		}
 		guard.WithSavedSets(saved)
 	}
+	sc, err := lb.ServiceConfig(name, cc.Balancer)
+	if err != nil {
+		return nil, err
+	}
 	opts := proxy.ClusterOptions{
 		MaxMessageSize: int(cfg.Limits.MaxMessageSize),
 		ConnectTimeout: cfg.Timeouts.Connect,
+		ServiceConfig:  sc,
 	}
 	if t := cc.TLS; t != nil {
 		opts.TLS, err = tlsfiles.ClientConfig(tlsfiles.ClientFiles{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName})
@@ -53,7 +60,7 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{cfg: cc, source: kind, guard: guard, proxy: pc}, nil
+	return &cluster{name: name, cfg: cc, source: kind, guard: guard, proxy: pc}, nil
 }
 
 // newSource returns the cluster's discovery source and its kind.

@@ -6,6 +6,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +14,11 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
+	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
-	"google.golang.org/grpc/stats"
 )
 
 // Gateway is strait running one configuration at a time.
@@ -32,17 +34,48 @@ type Gateway struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	draining  atomic.Bool
-	stats     stats.Handler
+	metrics   *metrics.Metrics
+	registry  prometheus.Registerer
 }
 
-// SetStatsHandler makes every listener report calls to h (metrics).
-// Call it before Start.
-func (g *Gateway) SetStatsHandler(h stats.Handler) { g.stats = h }
+// SetMetrics makes every listener report to m, and registers per-listener
+// collectors with reg. Call it before Start.
+func (g *Gateway) SetMetrics(m *metrics.Metrics, reg prometheus.Registerer) {
+	g.metrics, g.registry = m, reg
+}
 
+// listener is one bound listener: a gRPC server or a TCP proxy.
 type listener struct {
-	cfg    config.Listener
-	lis    net.Listener
-	server *proxy.Server
+	cfg  config.Listener
+	lis  net.Listener
+	grpc *proxy.Server
+	tcp  *tcpListener
+}
+
+func (l *listener) shutdown(ctx context.Context) {
+	if l.tcp != nil {
+		_ = l.tcp.proxy.Shutdown(ctx)
+		return
+	}
+	l.grpc.Shutdown(ctx)
+}
+
+func (l *listener) stop() {
+	if l.tcp != nil {
+		l.tcp.proxy.Close()
+		l.tcp.stopFollowing()
+		return
+	}
+	l.grpc.Stop()
+}
+
+// follow points the listener at the gateway's current clusters.
+func (l *listener) follow(g *Gateway) {
+	if l.tcp != nil {
+		l.tcp.follow(g.clusters[l.cfg.Cluster])
+		return
+	}
+	l.grpc.SetRoutes(g.routes(l.cfg))
 }
 
 // New builds the clusters of cfg without starting them.
@@ -80,14 +113,10 @@ func (g *Gateway) Start(ctx context.Context) error {
 }
 
 func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
-	opts := proxy.ServerOptions{
-		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
-		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
-		StatsHandler:         g.stats,
-	}
+	var tlsConf *tls.Config
 	if t := lc.TLS; t != nil {
 		var err error
-		opts.TLS, err = tlsfiles.ServerConfig(tlsfiles.ServerFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA, RequireClientCert: t.RequireClientCert})
+		tlsConf, err = tlsfiles.ServerConfig(tlsfiles.ServerFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA, RequireClientCert: t.RequireClientCert})
 		if err != nil {
 			return nil, err
 		}
@@ -96,10 +125,32 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &listener{cfg: lc, lis: lis, server: proxy.NewServer(g.routes(lc), opts)}
-	g.wg.Go(func() { _ = l.server.Serve(lis) })
+	l := &listener{cfg: lc, lis: lis}
+	if lc.Protocol == config.ProtocolTCP {
+		if tlsConf != nil {
+			lis = tls.NewListener(lis, tlsConf)
+		}
+		l.tcp = g.startTCP(lc, lis)
+	} else {
+		l.grpc = g.startGRPC(lc, lis, tlsConf)
+	}
 	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "tls", lc.TLS != nil)
 	return l, nil
+}
+
+func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.Config) *proxy.Server {
+	opts := proxy.ServerOptions{
+		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
+		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		TLS:                  tlsConf,
+	}
+	if g.metrics != nil {
+		opts.StatsHandler = g.metrics.StatsHandler()
+		opts.Picked = metrics.PickedEndpoint
+	}
+	srv := proxy.NewServer(g.routes(lc), opts)
+	g.wg.Go(func() { _ = srv.Serve(lis) })
+	return srv
 }
 
 // routes builds a listener's routing table over the current clusters.
@@ -133,7 +184,10 @@ func (g *Gateway) Route(method string) (string, bool) {
 	listeners := g.listeners
 	g.mu.Unlock()
 	for _, l := range listeners {
-		if c, ok := l.server.Route(method); ok {
+		if l.grpc == nil {
+			continue
+		}
+		if c, ok := l.grpc.Route(method); ok {
 			return c, true
 		}
 	}
@@ -183,7 +237,7 @@ func (g *Gateway) Shutdown(ctx context.Context) {
 	defer g.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range g.listeners {
-		wg.Go(func() { l.server.Shutdown(ctx) })
+		wg.Go(func() { l.shutdown(ctx) })
 	}
 	wg.Wait()
 	g.stopLocked()
@@ -198,7 +252,7 @@ func (g *Gateway) Stop() {
 
 func (g *Gateway) stopLocked() {
 	for _, l := range g.listeners {
-		l.server.Stop()
+		l.stop()
 	}
 	if g.cancel != nil {
 		g.cancel()

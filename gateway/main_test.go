@@ -12,6 +12,7 @@ import (
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/testutil"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -54,6 +55,7 @@ func startGateway(t *testing.T, cfg *config.Config) (*gateway.Gateway, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(gw.Stop)
+	testutil.WaitFor(t, 10*time.Second, "gateway ready", func() bool { return gw.Ready() == nil })
 	addr, err := gw.Addr("edge")
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	for i, l := range g.listeners {
 		l.cfg = cfg.Listeners[i]
-		l.server.SetRoutes(g.routes(l.cfg))
+		l.follow(g)
 	}
 	for name, c := range old {
 		if next[name] != c {
@@ -62,6 +62,9 @@ func (g *Gateway) reloadable(cfg *config.Config) error {
 		o := g.cfg.Listeners[i]
 		if l.Name != o.Name || l.Address != o.Address || l.Protocol != o.Protocol || !reflect.DeepEqual(l.TLS, o.TLS) {
 			return fmt.Errorf("reload: listeners[%d] (%s): address, protocol or tls changed; restart to apply", i, o.Name)
+		}
+		if l.Protocol == config.ProtocolTCP && (l.Cluster != o.Cluster || !reflect.DeepEqual(l.TCP, o.TCP)) {
+			return fmt.Errorf("reload: listeners[%d] (%s): a tcp listener's cluster or options changed; restart to apply", i, o.Name)
 		}
 	}
 	if cfg.Limits != g.cfg.Limits {

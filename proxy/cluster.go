@@ -19,8 +19,8 @@ type ClusterOptions struct {
 	MaxMessageSize int
 	// ConnectTimeout bounds each dial to an endpoint.
 	ConnectTimeout time.Duration
-	// ServiceConfig is the grpc service config JSON (balancer choice).
-	// Empty selects round_robin.
+	// ServiceConfig is the grpc service config JSON (balancer choice,
+	// from lb.ServiceConfig). Empty selects round_robin.
 	ServiceConfig string
 	// TLS, when set, dials endpoints over TLS.
 	TLS *tls.Config
@@ -40,7 +40,9 @@ type Cluster struct {
 	inflight atomic.Int64
 }
 
-// NewCluster connects lazily to the endpoints that guard reports.
+// NewCluster connects lazily, on the first call, to the endpoints that
+// guard reports: a cluster that only L4 listeners use never opens HTTP/2
+// connections to its endpoints.
 func NewCluster(name string, guard *upstream.Guard, opts ClusterOptions) (*Cluster, error) {
 	sc := opts.ServiceConfig
 	if sc == "" {
@@ -66,7 +68,6 @@ func NewCluster(name string, guard *upstream.Guard, opts ClusterOptions) (*Clust
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
-	conn.Connect()
 	return &Cluster{Name: name, Guard: guard, conn: conn}, nil
 }
 

@@ -41,7 +41,7 @@ func startAdmin(cfg config.Admin, gw *gateway.Gateway, log *slog.Logger) (*admin
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	a.metrics = m
-	gw.SetStatsHandler(m.StatsHandler())
+	gw.SetMetrics(m, a.srv.Registry())
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)

@@ -121,7 +121,7 @@ timeouts: {drain: 5s}
 	}
 	for path, want := range map[string]string{
 		"/readyz":      "ready",
-		"/metrics":     `strait_grpc_requests_total{cluster="g",code="OK",endpoint=`,
+		"/metrics":     `strait_grpc_requests_total{cluster="g",code="OK",endpoint="` + b.Addr() + `",method="/helloworld.Greeter/SayHello"} 1`,
 		"/status.json": `"name":"g"`,
 	} {
 		if body := httpGet(t, "http://"+adminAddr+path); !strings.Contains(body, want) {
