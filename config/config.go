@@ -10,6 +10,7 @@ import (
 
 	"github.com/straitproxy/strait/lb"
 	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+	"github.com/straitproxy/strait/upstream/k8s"
 )
 
 // Config is a whole strait configuration file.
@@ -95,6 +96,10 @@ type Route struct {
 type Cluster struct {
 	// Endpoints is a static list of host:port (go-zero's Endpoints).
 	Endpoints []string `yaml:"endpoints"`
+	// K8s discovers the endpoints from a Kubernetes Service's
+	// EndpointSlices instead: its keys, target (k8s://ns/service:port) and
+	// kubeconfig, sit beside endpoints.
+	K8s k8s.Config `yaml:",inline"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
 	// Balancer chooses an endpoint per call (P2C over peak-EWMA by

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/straitproxy/strait/upstream/k8s"
 )
 
 func (c *Config) validate() error {
@@ -127,8 +129,15 @@ func (c *Config) validateRoute(r Route, path string) error {
 }
 
 func (cl Cluster) validate(path string) error {
-	if len(cl.Endpoints) == 0 {
-		return errorf(path, "needs a source: endpoints")
+	switch {
+	case cl.K8s.Target != "" && len(cl.Endpoints) > 0:
+		return errorf(path, "endpoints and target are two sources: keep one")
+	case cl.K8s.Target != "":
+		if _, err := k8s.ParseTarget(cl.K8s.Target); err != nil {
+			return errorf(path+".target", "%v", err)
+		}
+	case len(cl.Endpoints) == 0:
+		return errorf(path, "needs a source: endpoints or target")
 	}
 	for i, ep := range cl.Endpoints {
 		if err := checkHostPort(ep); err != nil {

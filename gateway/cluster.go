@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
+	"github.com/straitproxy/strait/upstream/k8s"
 	"github.com/straitproxy/strait/upstream/static"
 )
 
@@ -29,7 +31,7 @@ type cluster struct {
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
-	src, kind, err := newSource(cc)
+	src, kind, err := newSource(cc, g.log.With("cluster", name))
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -64,7 +66,11 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 }
 
 // newSource returns the cluster's discovery source and its kind.
-func newSource(cc config.Cluster) (upstream.Source, string, error) {
+func newSource(cc config.Cluster, log *slog.Logger) (upstream.Source, string, error) {
+	if cc.K8s.Target != "" {
+		src, err := k8s.New(cc.K8s, log)
+		return src, admin.SourceK8s, err
+	}
 	return static.New(cc.Endpoints), admin.SourceStatic, nil
 }
 
