@@ -191,7 +191,13 @@ func throughProxy(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 		srv.Stop()
 		<-served
 	})
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	return throughAddr(t, lis.Addr().String())
+}
+
+// throughAddr returns a client connection to a strait listener.
+func throughAddr(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
