@@ -60,16 +60,16 @@ func (s *Source) newInformer(poke chan<- struct{}) cache.SharedIndexInformer {
 // what an API server that is down looks like), and it retries calls that
 // do not reach the API server at its own pace (see retry).
 func (s *Source) listWatch(poke chan<- struct{}) *cache.ListWatch {
-	slices := s.client.DiscoveryV1().EndpointSlices(s.target.Namespace)
+	ns := s.target.Namespace
 	selector := discoveryv1.LabelServiceName + "=" + s.target.Service
 	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = selector
-			return untilReachable(ctx, s, "list", poke, func() (runtime.Object, error) { return slices.List(ctx, o) })
+			return untilReachable(ctx, s, "list", poke, func() (runtime.Object, error) { return s.client.list(ctx, ns, o) })
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = selector
-			return untilReachable(ctx, s, "watch", poke, func() (watch.Interface, error) { return slices.Watch(ctx, o) })
+			return untilReachable(ctx, s, "watch", poke, func() (watch.Interface, error) { return s.client.watch(ctx, ns, o) })
 		},
 	}
 }

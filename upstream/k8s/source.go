@@ -11,7 +11,6 @@ import (
 
 	"github.com/go-logr/logr"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
@@ -22,7 +21,7 @@ import (
 // Source watches the EndpointSlices of one service.
 type Source struct {
 	target Target
-	client kubernetes.Interface
+	client *sliceClient
 	log    *slog.Logger
 	rbac   *rbacNotes
 
@@ -44,9 +43,9 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := newSliceClient(rc)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+		return nil, err
 	}
 	if log == nil {
 		log = slog.Default()
