@@ -18,9 +18,12 @@ vet:
 	$(GO) vet ./...
 
 # What the tests need beside Go: Debian's chromium for the status-page
-# browser test (installed with apt-get when missing).
+# browser test (installed with apt-get when missing), and etcd and
+# kube-apiserver for the Kubernetes discovery tests (built once through the
+# Go module proxy, cached in $STRAIT_BIN_CACHE or ~/.cache/strait/bin).
 test-deps:
 	./hack/install-chromium.sh
+	./hack/k8s-binaries.sh
 
 test: vet test-deps
 	$(GO) test -race -timeout 30m ./...

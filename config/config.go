@@ -11,6 +11,7 @@ import (
 	"github.com/straitproxy/strait/lb"
 	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
 	"github.com/straitproxy/strait/upstream/etcd"
+	"github.com/straitproxy/strait/upstream/k8s"
 )
 
 // Config is a whole strait configuration file.
@@ -99,6 +100,10 @@ type Cluster struct {
 	// Etcd discovers the endpoints in etcd, in go-zero's key layout
 	// (go-zero's Etcd: hosts + key).
 	Etcd *etcd.Config `yaml:"etcd"`
+	// K8s discovers the endpoints from a Kubernetes Service's
+	// EndpointSlices instead: its keys, target (k8s://ns/service:port) and
+	// kubeconfig, sit beside endpoints.
+	K8s k8s.Config `yaml:",inline"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
 	// Balancer chooses an endpoint per call (P2C over peak-EWMA by

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/straitproxy/strait/upstream/etcd"
+	"github.com/straitproxy/strait/upstream/k8s"
 )
 
 func (c *Config) validate() error {
@@ -131,10 +132,10 @@ func (c *Config) validateRoute(r Route, path string) error {
 
 func (cl Cluster) validate(path string) error {
 	switch {
-	case len(cl.Endpoints) == 0 && cl.Etcd == nil:
-		return errorf(path, "needs a source: endpoints or etcd")
-	case len(cl.Endpoints) > 0 && cl.Etcd != nil:
-		return errorf(path, "has two sources: keep endpoints or etcd")
+	case sourceCount(cl) == 0:
+		return errorf(path, "needs a source: endpoints, etcd or target")
+	case sourceCount(cl) > 1:
+		return errorf(path, "has more than one source: keep one of endpoints, etcd and target")
 	case cl.Etcd != nil:
 		if err := cl.Etcd.Validate(); err != nil {
 			var fe *etcd.FieldError
@@ -142,6 +143,10 @@ func (cl Cluster) validate(path string) error {
 				return errorf(path+".etcd."+fe.Field, "%s", fe.Msg)
 			}
 			return errorf(path+".etcd", "%s", err)
+		}
+	case cl.K8s.Target != "":
+		if _, err := k8s.ParseTarget(cl.K8s.Target); err != nil {
+			return errorf(path+".target", "%v", err)
 		}
 	}
 	for i, ep := range cl.Endpoints {
@@ -156,6 +161,21 @@ func (cl Cluster) validate(path string) error {
 		return cl.TLS.validate(path + ".tls")
 	}
 	return nil
+}
+
+// sourceCount is how many discovery sources a cluster names.
+func sourceCount(cl Cluster) int {
+	n := 0
+	if len(cl.Endpoints) > 0 {
+		n++
+	}
+	if cl.Etcd != nil {
+		n++
+	}
+	if cl.K8s.Target != "" {
+		n++
+	}
+	return n
 }
 
 func (t *ListenerTLS) validate(path string) error {

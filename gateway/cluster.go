@@ -14,6 +14,7 @@ import (
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/etcd"
+	"github.com/straitproxy/strait/upstream/k8s"
 	"github.com/straitproxy/strait/upstream/static"
 )
 
@@ -67,9 +68,14 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 
 // newSource returns the cluster's discovery source and its kind.
 func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, string, error) {
-	if cc.Etcd != nil {
-		src, err := etcd.New(*cc.Etcd, g.log.With("cluster", name))
+	log := g.log.With("cluster", name)
+	switch {
+	case cc.Etcd != nil:
+		src, err := etcd.New(*cc.Etcd, log)
 		return src, admin.SourceEtcd, err
+	case cc.K8s.Target != "":
+		src, err := k8s.New(cc.K8s, log)
+		return src, admin.SourceK8s, err
 	}
 	return static.New(cc.Endpoints), admin.SourceStatic, nil
 }

@@ -1,0 +1,256 @@
+package k8s_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/upstream"
+)
+
+// outage is how long the API server stays down under load.
+const outage = 10 * time.Second
+
+// TestAPIServerOutageUnderLoad kills the API server for 10 s while calls
+// flow through strait's proxy, whose cluster is fed from the Guard: the set
+// must not change and no call may fail. A slice deleted meanwhile (through
+// a second API server on the same etcd) must be applied once the first is
+// back, and its backend must stop receiving calls.
+func TestAPIServerOutageUnderLoad(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t, c)
+	backends, addrs := startBackends(t, 3)
+	ctx := context.Background()
+	for i, b := range backends {
+		s := sliceOf(fmt.Sprintf("svc-%d", i), "svc", discoveryv1.AddressTypeFQDN, "grpc", port(t, b), ready("127.0.0.1"))
+		if _, err := c.DiscoveryV1().EndpointSlices(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	saved, err := upstream.NewSavedSets(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, kubeconfig := "k8s://"+ns+"/svc:grpc", adminKubeconfig(t)
+	w := watch(t, target, kubeconfig, saved)
+	w.waitSet(t, addrs...)
+	load := startLoad(t, throughProxy(t, w.guard))
+	load.waitCalls(t, 200)
+
+	other, err := kube.AddAPIServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherClient, err := kubernetes.NewForConfig(other.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keptBefore := backends[2].Calls()
+	// Killed rather than stopped: a graceful stop waits for open watches
+	// to drain, so the outage would begin up to 15 s later.
+	stopping := time.Now()
+	kube.API.Kill()
+	stopped := time.Now()
+	waitFor(t, mustHappen, "the Guard to see the outage", func() bool {
+		snap, _ := w.snapshot()
+		return snap.State == upstream.Stale
+	})
+	t.Logf("API server killed in %s; outage detected %s after the kill",
+		stopped.Sub(stopping).Round(time.Millisecond), time.Since(stopping).Round(time.Millisecond))
+	if err := otherClient.DiscoveryV1().EndpointSlices(ns).Delete(ctx, "svc-2", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("delete through the second API server: %v", err)
+	}
+	warm := watch(t, target, kubeconfig, saved)
+	callsBefore := load.ok.Load()
+	holdSet(t, w, addrs, stopped.Add(outage))
+	if n := load.ok.Load() - callsBefore; n == 0 {
+		t.Error("no call succeeded during the outage")
+	}
+	if backends[2].Calls() == keptBefore {
+		t.Error("the backend whose slice was deleted meanwhile got no calls while the set was frozen")
+	}
+	checkWarmStart(t, warm, addrs)
+
+	if err := kube.API.Start(); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	w.waitSet(t, addrs[:2]...)
+	warm.waitSet(t, addrs[:2]...)
+	t.Logf("outage %s; deletion made meanwhile applied %s after the API server was ready",
+		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+	// Calls picked before the change may still land on the removed
+	// backend; after a few hundred more none may.
+	load.waitCalls(t, load.ok.Load()+200)
+	removed := backends[2].Calls()
+	load.waitCalls(t, load.ok.Load()+500)
+	if n := backends[2].Calls() - removed; n != 0 {
+		t.Errorf("the backend whose slice was deleted still got %d calls", n)
+	}
+	load.stop()
+	// The restarted API server cannot resume the old watch, so the
+	// informer relists and delivers the deletion as a tombstone.
+	if !strings.Contains(w.logs.String(), "deleted while disconnected") {
+		t.Error("the deletion did not come as a DeletedFinalStateUnknown tombstone; the test no longer covers them")
+	}
+	t.Logf("calls: %d ok, %d failed", load.ok.Load(), load.failed.Load())
+	if f := load.failed.Load(); f != 0 {
+		t.Errorf("%d calls failed; first error: %v", f, load.firstErr.Load())
+	}
+}
+
+// holdSet checks, until the deadline, that the Guard keeps serving want.
+func holdSet(t *testing.T, w *watched, want []string, until time.Time) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(until) {
+		<-tick.C
+		snap, _ := w.snapshot()
+		if got := upstream.Addrs(snap.Endpoints); key(got) != key(want) || snap.State != upstream.Stale {
+			t.Fatalf("during the outage the set became %v (%s), want %v kept stale", got, snap.State, want)
+		}
+	}
+}
+
+// checkWarmStart: a Guard started while the API server is down serves the
+// set saved by the one that ran before.
+func checkWarmStart(t *testing.T, w *watched, want []string) {
+	t.Helper()
+	select {
+	case <-w.guard.Ready():
+	case <-time.After(mustHappen):
+		t.Fatal("a Guard started during the outage never reported")
+	}
+	snap := w.guard.Snapshot()
+	if got := upstream.Addrs(snap.Endpoints); key(got) != key(want) || snap.State != upstream.Stale {
+		t.Errorf("warm start served %v (%s), want the saved %v, stale", got, snap.State, want)
+	}
+}
+
+func startBackends(t *testing.T, n int) ([]*backend.Server, []string) {
+	t.Helper()
+	var servers []*backend.Server
+	var addrs []string
+	for i := range n {
+		s, err := backend.Start("127.0.0.1:0", fmt.Sprintf("b%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+		servers = append(servers, s)
+		addrs = append(addrs, s.Addr())
+	}
+	return servers, addrs
+}
+
+func port(t *testing.T, s *backend.Server) int32 {
+	t.Helper()
+	var p int32
+	if _, err := fmt.Sscanf(s.Addr(), "127.0.0.1:%d", &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// throughProxy runs strait's gRPC proxy with one cluster fed by the Guard
+// and returns a client connection to it.
+func throughProxy(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
+	t.Helper()
+	cl, err := proxy.NewCluster("svc", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("svc"), Clusters: map[string]*proxy.Cluster{"svc": cl}},
+		proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	return throughAddr(t, lis.Addr().String())
+}
+
+// throughAddr returns a client connection to a strait listener.
+func throughAddr(t *testing.T, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// load calls SayHello from a few goroutines until stopped, bounded in
+// time and in count.
+type load struct {
+	ok, failed atomic.Int64
+	firstErr   atomic.Value
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+const (
+	loadWorkers  = 4
+	loadMaxCalls = 2_000_000
+	loadMaxTime  = 3 * time.Minute
+)
+
+func startLoad(t *testing.T, conn *grpc.ClientConn) *load {
+	ctx, cancel := context.WithTimeout(context.Background(), loadMaxTime)
+	l := &load{cancel: cancel}
+	client := pb.NewGreeterClient(conn)
+	var budget atomic.Int64
+	for range loadWorkers {
+		l.wg.Go(func() {
+			for ctx.Err() == nil && budget.Add(1) <= loadMaxCalls {
+				callCtx, done := context.WithTimeout(ctx, 5*time.Second)
+				_, err := client.SayHello(callCtx, &pb.HelloRequest{Name: "load"})
+				done()
+				switch {
+				case err == nil:
+					l.ok.Add(1)
+				case ctx.Err() == nil:
+					l.failed.Add(1)
+					l.firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	t.Cleanup(l.stop)
+	return l
+}
+
+func (l *load) waitCalls(t *testing.T, n int64) {
+	t.Helper()
+	waitFor(t, mustHappen, fmt.Sprintf("%d calls", n), func() bool { return l.ok.Load() >= n })
+}
+
+func (l *load) stop() {
+	l.cancel()
+	l.wg.Wait()
+}
