@@ -12,6 +12,7 @@ import (
 
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
+	"k8s.io/klog/v2"
 )
 
 // serveMain runs the proxy until ctx ends, then drains.
@@ -29,6 +30,8 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "strait:", err)
 		return 2
 	}
+	// client-go logs through klog; keep its lines in strait's log.
+	klog.SetSlogLogger(log)
 	cfg, err := config.LoadFile(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
