@@ -3,6 +3,7 @@ package h2relay
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,7 @@ func (c *conn) flushLoop() {
 			}
 		}
 		if closing {
-			c.nc.Close()
+			c.linger()
 			return
 		}
 		spare = nil
@@ -135,6 +136,17 @@ func (c *conn) flushLoop() {
 			spare = b
 		}
 	}
+}
+
+// linger closes the connection after the peer has had a moment to read
+// what was written last (a GOAWAY): closing with unread input would
+// send a TCP reset that can destroy it in flight.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, c.nc)
+	}
+	c.nc.Close()
 }
 
 // closeLocked ends the connection once what is buffered is written; a

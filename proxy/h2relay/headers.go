@@ -30,7 +30,6 @@ type headerReader struct {
 func newHeaderReader(max uint32) *headerReader {
 	h := &headerReader{max: max}
 	h.dec = hpack.NewDecoder(4096, h.emit)
-	h.dec.SetMaxStringLength(int(max))
 	return h
 }
 

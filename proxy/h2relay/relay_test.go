@@ -34,14 +34,15 @@ func TestGoAwayEverySecondWithTenStreamsUnderLoad(t *testing.T) {
 	b.SetLatency(time.Millisecond)
 	client := dialClient(t, startRelay(t, h2relay.Options{}, b.addr))
 	calls, errs := load(40, 3500*time.Millisecond, nil, unary(client))
+	t.Logf("%d calls, backend accepted %d connections", calls, b.accepts.Load())
 	if len(errs) > 0 {
 		t.Fatalf("%d calls, %d errors, first: %v", calls, len(errs), errs[0])
 	}
 	if got := b.accepts.Load(); got < 3 {
 		t.Fatalf("backend accepted %d connections: GOAWAY never forced a reconnect", got)
 	}
-	if calls < 500 {
-		t.Fatalf("only %d calls in 3.5s", calls)
+	if calls < 200 {
+		t.Fatalf("only %d calls in 3.5s: the relay stalls", calls)
 	}
 }
 
