@@ -41,7 +41,7 @@ func TestAbuseLimits(t *testing.T) {
 				}
 			}()
 			if code := r.reset(1); code != http2.ErrCodeFlowControl {
-				t.Fatalf("RST_STREAM %v, want FLOW_CONTROL_ERROR", code)
+				r.t.Fatalf("RST_STREAM %v, want FLOW_CONTROL_ERROR", code)
 			}
 		}},
 		{"connection over the receive window", h2relay.Options{StreamWindow: 1 << 20, ConnWindow: 65535}, func(r *rawConn) {
@@ -60,7 +60,7 @@ func TestAbuseLimits(t *testing.T) {
 				r.headers(id, false, hold...)
 			}
 			if code := r.reset(9); code != http2.ErrCodeRefusedStream {
-				t.Fatalf("fifth stream: RST_STREAM %v, want REFUSED_STREAM", code)
+				r.t.Fatalf("fifth stream: RST_STREAM %v, want REFUSED_STREAM", code)
 			}
 		}},
 		{"header list over the limit", h2relay.Options{MaxHeaderListSize: 8 << 10}, func(r *rawConn) {
@@ -68,7 +68,7 @@ func TestAbuseLimits(t *testing.T) {
 			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: blk[:len(blk)/2], EndHeaders: false})
 			r.fr.WriteContinuation(1, true, blk[len(blk)/2:])
 			if code := r.reset(1); code != http2.ErrCodeProtocol {
-				t.Fatalf("RST_STREAM %v, want PROTOCOL_ERROR", code)
+				r.t.Fatalf("RST_STREAM %v, want PROTOCOL_ERROR", code)
 			}
 		}},
 		{"CONTINUATION flood", h2relay.Options{}, func(r *rawConn) {
@@ -122,7 +122,7 @@ func TestAbuseLimits(t *testing.T) {
 		t.Run(a.name, func(t *testing.T) {
 			// Fixed windows: with BDP estimation a backend would take
 			// whatever the attacker sends and no window would be hit.
-			b := startBackend(t, "b0", grpc.InitialWindowSize(65535), grpc.InitialConnWindowSize(65535))
+			b := startBackend(t, "b0", grpc.InitialWindowSize(1<<16), grpc.InitialConnWindowSize(1<<16))
 			addr := startRelay(t, a.opts, b.addr)
 			client := dialClient(t, addr)
 			if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {

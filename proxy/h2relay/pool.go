@@ -3,6 +3,7 @@ package h2relay
 import (
 	"errors"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,7 +197,7 @@ func failAll(ss []*stream, err error) {
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
-	conns := p.conns
+	conns := slices.Clone(p.conns)
 	failed := p.waiting
 	p.waiting = nil
 	for _, s := range failed {

@@ -41,10 +41,11 @@ func dialRaw(t *testing.T, addr string) *rawConn {
 	return r
 }
 
-// block encodes a request for UnaryCall with extra header pairs.
+// block encodes a request for FullDuplexCall (a stream the backend
+// keeps open as long as the client does) with extra header pairs.
 func (r *rawConn) block(kv ...string) []byte {
 	r.hbuf.Reset()
-	kv = append([]string{":method", "POST", ":scheme", "http", ":path", "/grpc.testing.TestService/UnaryCall",
+	kv = append([]string{":method", "POST", ":scheme", "http", ":path", "/grpc.testing.TestService/FullDuplexCall",
 		":authority", "relay", "content-type", "application/grpc", "te", "trailers"}, kv...)
 	for i := 0; i+1 < len(kv); i += 2 {
 		r.enc.WriteField(hpack.HeaderField{Name: kv[i], Value: kv[i+1]})
