@@ -49,7 +49,7 @@ func TestGoAwayEverySecondWithTenStreamsUnderLoad(t *testing.T) {
 // With windows far smaller than the messages, every byte must still
 // arrive, in order, with trailers after the data.
 func TestSmallWindows(t *testing.T) {
-	win := []grpc.ServerOption{grpc.InitialWindowSize(1<<16), grpc.InitialConnWindowSize(1<<16)}
+	win := []grpc.ServerOption{grpc.InitialWindowSize(1 << 16), grpc.InitialConnWindowSize(1 << 16)}
 	b := startBackend(t, "b0", win...)
 	addr := startRelay(t, h2relay.Options{StreamWindow: 1000, ConnWindow: 65535}, b.addr)
 	client := dialClient(t, addr, grpc.WithInitialWindowSize(1<<16), grpc.WithInitialConnWindowSize(1<<16))
