@@ -99,6 +99,9 @@ func (d *downConn) handle(f http2.Frame) error {
 		}
 		d.onPing(f)
 	case *http2.WindowUpdateFrame:
+		if f.StreamID > d.lastID {
+			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
+		}
 		return d.onWindowUpdate(f)
 	case *http2.PriorityFrame:
 		if f.StreamDep == f.StreamID {
@@ -131,7 +134,7 @@ func (d *downConn) onDownData(f *http2.DataFrame) error {
 	r, err := d.onData(f)
 	if err != nil || r.l != nil {
 		if err == nil {
-			d.relayData(r, f.Length)
+			err = d.relayData(r)
 		}
 		return err
 	}
@@ -144,17 +147,22 @@ func (d *downConn) onDownData(f *http2.DataFrame) error {
 }
 
 // relayData forwards a client's DATA upstream, or ends the call when a
-// message is over the size limit.
-func (d *downConn) relayData(r received, length uint32) {
+// message is over the size limit or the body disagrees with its
+// content-length (RFC 9113 §8.1.1).
+func (d *downConn) relayData(r received) error {
+	s := r.l.s
+	if s.bodyLen += int64(len(r.data)); s.contentLen >= 0 && (s.bodyLen > s.contentLen || r.end && s.bodyLen != s.contentLen) {
+		return http2.StreamError{StreamID: r.l.id, Code: http2.ErrCodeProtocol}
+	}
 	if !r.over {
 		forwardData(r.l, r.data, r.end)
-		return
+		return nil
 	}
-	s := r.l.s
 	failDown(r.l, codes.ResourceExhausted, fmt.Sprintf("strait: request message larger than max (limit %d)", d.o.MaxMessageSize))
 	resetLeg(&s.up, http2.ErrCodeCancel)
 	s.end(Outcome{Local: true})
 	d.refund(r.l, int32(len(r.data)))
+	return nil
 }
 
 func (d *downConn) onReset(f *http2.RSTStreamFrame) error {

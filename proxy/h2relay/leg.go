@@ -20,6 +20,9 @@ type stream struct {
 	hdrs     []hpackField // request headers until sent upstream
 	sentAt   time.Time
 	ended    atomic.Bool
+
+	// Owned by the client connection's reader.
+	contentLen, bodyLen int64
 }
 
 // chunk is one queued item for a leg: DATA bytes, a header block, or a

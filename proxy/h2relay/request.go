@@ -2,6 +2,7 @@ package h2relay
 
 import (
 	"errors"
+	"strconv"
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
@@ -39,8 +40,27 @@ func (d *downConn) onHeaders(f *http2.HeadersFrame) error {
 	if refuse {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
-	d.open1(id, path, fields, f.StreamEnded())
+	clen := contentLength(fields)
+	if clen < -1 || (f.StreamEnded() && clen > 0) {
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
+	d.open1(id, path, fields, f.StreamEnded()).contentLen = clen
 	return nil
+}
+
+// contentLength is the request's declared body length: -1 without one,
+// -2 when malformed.
+func contentLength(fields []hpackField) int64 {
+	for _, f := range fields {
+		if f.Name == "content-length" {
+			n, err := strconv.ParseInt(f.Value, 10, 64)
+			if err != nil || n < 0 {
+				return -2
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error, end bool) error {
@@ -67,7 +87,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 }
 
 // open1 starts one call: route, pick, queue for an upstream connection.
-func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) {
+func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) *stream {
 	s := &stream{srv: d.srv}
 	s.down.s, s.up.s = s, s
 	s.down.id = id
@@ -83,7 +103,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	bal, ok := d.srv.route(path)
 	if !ok {
 		failDown(&s.down, codes.Unimplemented, "strait: no route for method "+path)
-		return
+		return s
 	}
 	s.bal = bal
 	s.hdrs = forwardable(fields)
@@ -91,6 +111,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 		s.up.queue = []chunk{{end: true}}
 	}
 	d.srv.dispatch(s)
+	return s
 }
 
 // dispatch picks an endpoint for s and queues it on that endpoint's
