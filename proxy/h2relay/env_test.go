@@ -14,6 +14,7 @@ import (
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -41,7 +42,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func startBackend(t *testing.T, name string, opts ...grpc.ServerOption) *testBackend {
+func startBackend(t testing.TB, name string, opts ...grpc.ServerOption) *testBackend {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +66,7 @@ func (b *testBackend) stop() {
 
 // startRelay serves a relay in front of addrs (round robin) and returns
 // its address.
-func startRelay(t *testing.T, o h2relay.Options, addrs ...string) string {
+func startRelay(t testing.TB, o h2relay.Options, addrs ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
@@ -91,7 +92,7 @@ func startRelay(t *testing.T, o h2relay.Options, addrs ...string) string {
 
 func dialClient(t *testing.T, addr string, opts ...grpc.DialOption) testgrpc.TestServiceClient {
 	t.Helper()
-	opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()),
+	opts = append(opts, grpc.WithTransportCredentials(insecureCreds()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
 	conn, err := grpc.NewClient(addr, opts...)
 	if err != nil {
@@ -151,3 +152,5 @@ func load(workers int, d time.Duration, stop <-chan struct{}, fn func(ctx contex
 	}
 	return n.Load(), errs
 }
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
