@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -45,7 +46,7 @@ func (d *downConn) serve() {
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
 		var se http2.StreamError
-		if errors.As(err, &se) {
+		if errors.As(err, &se) && se.StreamID != 0 {
 			d.abort(se.StreamID, se.Code)
 			err = nil
 		}
@@ -205,6 +206,9 @@ func (d *downConn) abort(id uint32, code http2.ErrCode) {
 
 // teardown closes the connection and cancels every call on it.
 func (d *downConn) teardown(err error) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		d.o.Logger.Debug("h2relay: client connection ended", "remote", d.nc.RemoteAddr().String(), "err", err)
+	}
 	d.mu.Lock()
 	var ce http2.ConnectionError
 	if errors.As(err, &ce) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,20 +27,35 @@ type testBackend struct {
 	srv     *grpc.Server
 	addr    string
 	accepts atomic.Int64
+	open    atomic.Int64 // connections not yet closed
 	done    chan struct{}
 }
 
 type countingListener struct {
 	net.Listener
-	n *atomic.Int64
+	n, open *atomic.Int64
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err == nil {
-		l.n.Add(1)
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	l.n.Add(1)
+	l.open.Add(1)
+	return &countedConn{Conn: c, open: l.open}, nil
+}
+
+// countedConn counts itself out of open when closed.
+type countedConn struct {
+	net.Conn
+	open *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.open.Add(-1) })
+	return c.Conn.Close()
 }
 
 func startBackend(t testing.TB, name string, opts ...grpc.ServerOption) *testBackend {
@@ -52,7 +68,7 @@ func startBackend(t testing.TB, name string, opts ...grpc.ServerOption) *testBac
 	b.Register(b.srv)
 	go func() {
 		defer close(b.done)
-		b.srv.Serve(countingListener{lis, &b.accepts})
+		b.srv.Serve(countingListener{lis, &b.accepts, &b.open})
 	}()
 	t.Cleanup(b.stop)
 	return b
@@ -67,6 +83,12 @@ func (b *testBackend) stop() {
 // startRelay serves a relay in front of addrs (round robin) and returns
 // its address.
 func startRelay(t testing.TB, o h2relay.Options, addrs ...string) string {
+	t.Helper()
+	_, addr := startRelayServer(t, o, addrs...)
+	return addr
+}
+
+func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2relay.Server, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
@@ -87,7 +109,7 @@ func startRelay(t testing.TB, o h2relay.Options, addrs ...string) string {
 	}
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return srv, lis.Addr().String()
 }
 
 func dialClient(t *testing.T, addr string, opts ...grpc.DialOption) testgrpc.TestServiceClient {

@@ -93,32 +93,34 @@ var connSpecific = map[string]bool{
 // trailers, a trailer block) and returns its :path.
 func checkFields(fields []hpackField, trailers bool) (path string, err error) {
 	var method, scheme string
-	seen := map[string]bool{}
+	var seen uint8 // one bit per pseudo-header
 	regular := false
 	for _, f := range fields {
 		if !httpguts.ValidHeaderFieldValue(f.Value) {
 			return "", fmt.Errorf("invalid value of %q", f.Name)
 		}
 		if strings.HasPrefix(f.Name, ":") {
-			if regular || trailers || seen[f.Name] {
-				return "", fmt.Errorf("misplaced pseudo-header %q", f.Name)
-			}
-			seen[f.Name] = true
+			var bit uint8
 			switch f.Name {
 			case ":method":
-				method = f.Value
+				bit, method = 1, f.Value
 			case ":scheme":
-				scheme = f.Value
+				bit, scheme = 2, f.Value
 			case ":path":
-				path = f.Value
+				bit, path = 4, f.Value
 			case ":authority":
+				bit = 8
 			default:
 				return "", fmt.Errorf("pseudo-header %q", f.Name)
 			}
+			if regular || trailers || seen&bit != 0 {
+				return "", fmt.Errorf("misplaced pseudo-header %q", f.Name)
+			}
+			seen |= bit
 			continue
 		}
 		regular = true
-		if !httpguts.ValidHeaderFieldName(f.Name) || strings.ToLower(f.Name) != f.Name {
+		if !validName(f.Name) {
 			return "", fmt.Errorf("invalid header name %q", f.Name)
 		}
 		if connSpecific[f.Name] || (f.Name == "te" && f.Value != "trailers") {
@@ -129,6 +131,16 @@ func checkFields(fields []hpackField, trailers bool) (path string, err error) {
 		return "", errors.New("missing :method, :scheme or :path")
 	}
 	return path, nil
+}
+
+// validName accepts a lower-case HTTP token.
+func validName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return httpguts.ValidHeaderFieldName(name)
 }
 
 // forwardable drops connection-specific fields (and host, which

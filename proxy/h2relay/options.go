@@ -50,6 +50,8 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.StreamWindow, 1<<20)
 	def(&o.ConnWindow, 4<<20)
+	o.StreamWindow = max(o.StreamWindow, 1024)
+	o.ConnWindow = max(o.ConnWindow, defaultWindow)
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 4 << 20
 	}

@@ -36,6 +36,29 @@ func (t *transport) pool(addr string) *pool {
 	return p
 }
 
+// reapIdle closes upstream connections that carried no stream since
+// before cutoff: endpoints that left the set, or traffic that moved.
+func (t *transport) reapIdle(cutoff time.Time) {
+	t.mu.Lock()
+	pools := make([]*pool, 0, len(t.pools))
+	for _, p := range t.pools {
+		pools = append(pools, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pools {
+		p.mu.Lock()
+		for _, uc := range p.conns {
+			if uc.ready && uc.active.Load() == 0 && uc.idleAt.Load() < cutoff.UnixNano() {
+				uc.draining.Store(true)
+				uc.mu.Lock()
+				uc.closeLocked()
+				uc.mu.Unlock()
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
 func (t *transport) close() {
 	t.mu.Lock()
 	t.closed = true
@@ -162,6 +185,7 @@ func (p *pool) dial() {
 		p.dialing = false
 		failed := p.failedLocked()
 		p.mu.Unlock()
+		p.t.o.Logger.Warn("h2relay: dial failed", "endpoint", p.addr, "err", err)
 		failAll(failed, err)
 		return
 	}

@@ -132,7 +132,8 @@ func (s *Server) each(fn func(d *downConn)) {
 	}
 }
 
-// reapIdle closes client connections that had no stream for IdleTimeout.
+// reapIdle closes client and upstream connections that had no stream
+// for IdleTimeout.
 func (s *Server) reapIdle() {
 	defer s.wg.Done()
 	t := time.NewTicker(max(s.o.IdleTimeout/4, 10*time.Millisecond))
@@ -142,6 +143,7 @@ func (s *Server) reapIdle() {
 		case <-s.quit:
 			return
 		case now := <-t.C:
+			s.tr.reapIdle(now.Add(-s.o.IdleTimeout))
 			s.each(func(d *downConn) {
 				d.mu.Lock()
 				if d.open == 0 && now.Sub(d.idleAt) >= s.o.IdleTimeout {

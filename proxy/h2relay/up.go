@@ -20,6 +20,7 @@ type upConn struct {
 	hr     *headerReader
 	nextID uint32 // guarded by conn.mu
 	active atomic.Int32
+	idleAt atomic.Int64 // unix nanoseconds when active last fell to 0
 
 	draining   atomic.Bool // GOAWAY seen or ids exhausted: no new streams
 	ready      bool        // guarded by pool.mu: SETTINGS received
@@ -79,8 +80,11 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 func (s *stream) upClosed(c *conn) {
 	uc := c.up
 	n := uc.active.Add(-1)
-	if uc.draining.Load() && n == 0 {
-		c.closeLocked()
+	if n == 0 {
+		uc.idleAt.Store(time.Now().UnixNano())
+		if uc.draining.Load() {
+			c.closeLocked()
+		}
 	}
 	if uc.p.nwaiting.Load() > 0 {
 		uc.p.t.wg.Add(1)
@@ -104,7 +108,7 @@ func (uc *upConn) serve() {
 			err = uc.handle(f)
 		}
 		var se http2.StreamError
-		if errors.As(err, &se) {
+		if errors.As(err, &se) && se.StreamID != 0 {
 			uc.abort(se.StreamID, se.Code, se)
 			err = nil
 		}
@@ -136,6 +140,7 @@ func (uc *upConn) handshake() error {
 	uc.nc.SetReadDeadline(time.Time{})
 	uc.p.mu.Lock()
 	uc.ready, uc.maxStreams = true, max
+	uc.idleAt.Store(time.Now().UnixNano())
 	uc.p.dialing = false
 	uc.p.dialErrAt = time.Time{}
 	refunds := uc.p.dispatchLocked()

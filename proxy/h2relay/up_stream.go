@@ -113,6 +113,7 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 
 // teardown closes the connection and fails the calls still on it.
 func (uc *upConn) teardown(err error) {
+	uc.o.Logger.Debug("h2relay: upstream connection ended", "endpoint", uc.p.addr, "err", err)
 	uc.mu.Lock()
 	var ce http2.ConnectionError
 	if errors.As(err, &ce) {
