@@ -59,6 +59,10 @@ func (l *leg) peer() *leg {
 
 func (l *leg) isUp() bool { return l == &l.s.up }
 
+// detached guards up legs that never reached a pool (the call failed
+// before); such legs are closed from the start.
+var detached sync.Mutex
+
 // lock locks what guards l now: its connection, or its pool while the
 // leg waits for one. An up leg moves from pool to connection once, under
 // both locks, so a retry sees the move.
@@ -73,6 +77,10 @@ func (l *leg) lock() *sync.Mutex {
 			continue
 		}
 		p := l.pool.Load()
+		if p == nil {
+			detached.Lock()
+			return &detached
+		}
 		p.mu.Lock()
 		if l.conn.Load() == nil && l.pool.Load() == p {
 			return &p.mu

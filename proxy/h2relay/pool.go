@@ -97,6 +97,7 @@ func (p *pool) enqueue(s *stream) bool {
 		p.mu.Unlock()
 		return false
 	}
+	s.up.closed = false
 	s.up.pool.Store(p)
 	p.waiting = append(p.waiting, s)
 	p.nwaiting.Add(1)

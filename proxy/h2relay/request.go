@@ -93,6 +93,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	s.down.id = id
 	s.down.recvWin = d.o.StreamWindow
 	s.down.recvEnd = end
+	s.up.closed = true // until a pool takes it
 	d.mu.Lock()
 	s.down.sendWin = d.peerInitWin
 	s.down.conn.Store(d.conn)
