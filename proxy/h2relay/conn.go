@@ -51,6 +51,7 @@ type conn struct {
 	up   *upConn   // set on upstream connections
 	down *downConn // set on client connections
 
+	rb         batch        // owned by the reader goroutine
 	lateRefund atomic.Int32 // conn-level credit from dropped queues
 	wake       chan struct{}
 	flushed    chan struct{}
@@ -100,6 +101,43 @@ func (c *conn) writeSettingsLocked(extra ...http2.Setting) {
 	c.kick()
 }
 
+// batch collects the connections a reader wrote to while handling the
+// frames it had buffered, so that each flusher wakes once per batch
+// rather than once per frame. A nil batch kicks at once.
+type batch struct{ conns []*conn }
+
+func (b *batch) add(c *conn) {
+	if b == nil {
+		c.kick()
+		return
+	}
+	for _, x := range b.conns {
+		if x == c {
+			return
+		}
+	}
+	b.conns = append(b.conns, c)
+}
+
+func (b *batch) flush() {
+	for i, c := range b.conns {
+		c.kick()
+		b.conns[i] = nil
+	}
+	b.conns = b.conns[:0]
+}
+
+// frameBuffered says whether a whole frame waits in the read buffer,
+// so reading it will not block.
+func (c *conn) frameBuffered() bool {
+	n := c.br.Buffered()
+	if n < 9 {
+		return false
+	}
+	h, _ := c.br.Peek(9)
+	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
+}
+
 // kick wakes the flusher. It takes no lock.
 func (c *conn) kick() {
 	select {
@@ -116,7 +154,7 @@ func (c *conn) flushLoop() {
 	for range c.wake {
 		c.mu.Lock()
 		if n := c.lateRefund.Swap(0); n > 0 {
-			c.refundLocked(nil, n)
+			c.refundLocked(nil, n, nil)
 		}
 		b, closing := c.wbuf, c.closing
 		c.wbuf = spare[:0]
@@ -171,15 +209,17 @@ func (c *conn) goAwayLocked(lastID uint32, code http2.ErrCode) {
 // refundLocked gives n consumed bytes back to the peer: to the
 // connection always, to l while the peer may still send on it. Updates
 // go out once a quarter of a window has built up, never as zero.
-func (c *conn) refundLocked(l *leg, n int32) {
+func (c *conn) refundLocked(l *leg, n int32, b *batch) {
 	if n <= 0 || c.dead {
 		return
 	}
 	c.unacked += n
+	wrote := false
 	if c.unacked >= c.o.ConnWindow/4 {
 		c.wfr.WriteWindowUpdate(0, uint32(c.unacked))
 		c.recvWin += c.unacked
 		c.unacked = 0
+		wrote = true
 	}
 	if l != nil && !l.closed && !l.recvEnd {
 		l.unacked += n
@@ -187,17 +227,20 @@ func (c *conn) refundLocked(l *leg, n int32) {
 			c.wfr.WriteWindowUpdate(l.id, uint32(l.unacked))
 			l.recvWin += l.unacked
 			l.unacked = 0
+			wrote = true
 		}
 	}
-	c.kick()
+	if wrote {
+		b.add(c)
+	}
 }
 
-func (c *conn) refund(l *leg, n int32) {
+func (c *conn) refund(l *leg, n int32, b *batch) {
 	if n <= 0 {
 		return
 	}
 	c.mu.Lock()
-	c.refundLocked(l, n)
+	c.refundLocked(l, n, b)
 	c.mu.Unlock()
 }
 

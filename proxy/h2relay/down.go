@@ -39,6 +39,9 @@ func newDownConn(srv *Server, c *conn) *downConn {
 func (d *downConn) serve() {
 	err := d.handshake()
 	for err == nil {
+		if !d.frameBuffered() {
+			d.rb.flush()
+		}
 		var f http2.Frame
 		if f, err = d.rfr.ReadFrame(); err == nil {
 			err = d.handle(f)
@@ -51,6 +54,7 @@ func (d *downConn) serve() {
 			err = nil
 		}
 	}
+	d.rb.flush()
 	d.teardown(err)
 }
 
@@ -156,13 +160,13 @@ func (d *downConn) relayData(r received) error {
 		return http2.StreamError{StreamID: r.l.id, Code: http2.ErrCodeProtocol}
 	}
 	if !r.over {
-		forwardData(r.l, r.data, r.end)
+		forwardData(r.l, r.data, r.end, &d.rb)
 		return nil
 	}
 	failDown(r.l, codes.ResourceExhausted, fmt.Sprintf("strait: request message larger than max (limit %d)", d.o.MaxMessageSize))
 	resetLeg(&s.up, http2.ErrCodeCancel)
 	s.end(Outcome{Local: true})
-	d.refund(r.l, int32(len(r.data)))
+	d.refund(r.l, int32(len(r.data)), &d.rb)
 	return nil
 }
 

@@ -8,9 +8,9 @@ import (
 )
 
 // refundTo gives n bytes received on src back to its peer.
-func refundTo(src *leg, n int32) {
+func refundTo(src *leg, n int32, b *batch) {
 	if c := src.conn.Load(); c != nil {
-		c.refund(src, n)
+		c.refund(src, n, b)
 	}
 }
 
@@ -18,35 +18,35 @@ func refundTo(src *leg, n int32) {
 // given back only once the bytes are written for dst's peer, so a slow
 // reader on one side slows the sender on the other, and the relay never
 // holds more than the windows it granted.
-func forwardData(src *leg, data []byte, end bool) {
+func forwardData(src *leg, data []byte, end bool, b *batch) {
 	dst := src.peer()
 	mu := dst.lock()
 	if dst.closed {
 		mu.Unlock()
-		refundTo(src, int32(len(data)))
+		refundTo(src, int32(len(data)), b)
 		return
 	}
 	dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
-	sent := dst.pumpLocked()
+	sent := dst.pumpLocked(b)
 	if n := len(dst.queue); n > 0 && dst.queue[n-1].borrowed {
 		dst.queue[n-1].data = slices.Clone(dst.queue[n-1].data)
 		dst.queue[n-1].borrowed = false
 	}
 	mu.Unlock()
-	refundTo(src, sent)
+	refundTo(src, sent, b)
 }
 
 // forwardHeaders relays a header block to dst, in order behind its data.
-func forwardHeaders(dst *leg, fields []hpackField, end bool) {
+func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
 	mu := dst.lock()
 	if dst.closed {
 		mu.Unlock()
 		return
 	}
 	dst.queue = append(dst.queue, chunk{fields: fields, end: end})
-	sent := dst.pumpLocked()
+	sent := dst.pumpLocked(b)
 	mu.Unlock()
-	refundTo(dst.peer(), sent)
+	refundTo(dst.peer(), sent, b)
 }
 
 // resetLeg resets dst. An ordered reset (NO_ERROR: "response complete,
@@ -74,9 +74,9 @@ func resetLeg(dst *leg, code http2.ErrCode) {
 		return
 	}
 	dst.queue = append(dst.queue, chunk{rst: true, code: code})
-	sent := dst.pumpLocked()
+	sent := dst.pumpLocked(nil)
 	mu.Unlock()
-	refundTo(dst.peer(), sent)
+	refundTo(dst.peer(), sent, nil)
 }
 
 // failDown ends the client's stream with a status of the relay's own:
@@ -93,9 +93,9 @@ func failDown(down *leg, code codes.Code, msg string) {
 	if !down.recvEnd {
 		down.queue = append(down.queue, chunk{rst: true, code: http2.ErrCodeNo})
 	}
-	sent := down.pumpLocked()
+	sent := down.pumpLocked(nil)
 	mu.Unlock()
-	refundTo(down.peer(), sent)
+	refundTo(down.peer(), sent, nil)
 }
 
 func hasEnd(q []chunk) bool {

@@ -26,18 +26,18 @@ func (c *conn) onData(f *http2.DataFrame) (received, error) {
 	}
 	l := c.streams[f.StreamID]
 	if l == nil {
-		c.refundLocked(nil, n)
+		c.refundLocked(nil, n, &c.rb)
 		return received{}, nil
 	}
 	if l.recvEnd {
-		c.refundLocked(nil, n)
+		c.refundLocked(nil, n, &c.rb)
 		return received{}, http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeStreamClosed}
 	}
 	if l.recvWin -= n; l.recvWin < 0 {
-		c.refundLocked(nil, n)
+		c.refundLocked(nil, n, &c.rb)
 		return received{}, http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeFlowControl}
 	}
-	c.refundLocked(l, n-int32(len(data))) // padding
+	c.refundLocked(l, n-int32(len(data)), &c.rb) // padding
 	r := received{l: l, data: data, end: f.StreamEnded()}
 	r.cut, r.over = l.msgs.feed(data, c.o.MaxMessageSize)
 	if r.end && !r.over {
@@ -72,10 +72,10 @@ func (c *conn) onSettings(f *http2.SettingsFrame) (maxStreams uint32, hasMax boo
 	})
 	if err == nil {
 		c.wfr.WriteSettingsAck()
-		c.kick()
+		c.rb.add(c)
 	}
 	c.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, &c.rb)
 	return maxStreams, hasMax, err
 }
 
@@ -89,7 +89,7 @@ func (c *conn) setInitialWindowLocked(v int32, refunds *[]refund) error {
 		}
 		l.sendWin += delta
 		if delta > 0 && len(l.queue) > 0 {
-			*refunds = append(*refunds, refund{l.peer(), l.pumpLocked()})
+			*refunds = append(*refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
 		}
 	}
 	return nil
@@ -108,7 +108,7 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		c.sendWin += int32(inc)
 		for _, l := range c.streams {
 			if len(l.queue) > 0 {
-				refunds = append(refunds, refund{l.peer(), l.pumpLocked()})
+				refunds = append(refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
 			}
 		}
 	} else if l := c.streams[f.StreamID]; l != nil {
@@ -117,10 +117,10 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeFlowControl}
 		}
 		l.sendWin += int32(inc)
-		refunds = append(refunds, refund{l.peer(), l.pumpLocked()})
+		refunds = append(refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
 	}
 	c.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, &c.rb)
 	return nil
 }
 
@@ -131,7 +131,7 @@ func (c *conn) onPing(f *http2.PingFrame) {
 	}
 	c.mu.Lock()
 	c.wfr.WritePing(true, f.Data)
-	c.kick()
+	c.rb.add(c)
 	c.mu.Unlock()
 }
 
@@ -140,8 +140,8 @@ type refund struct {
 	n int32
 }
 
-func applyRefunds(rs []refund) {
+func applyRefunds(rs []refund, b *batch) {
 	for _, r := range rs {
-		refundTo(r.l, r.n)
+		refundTo(r.l, r.n, b)
 	}
 }

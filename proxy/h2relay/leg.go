@@ -91,7 +91,7 @@ func (l *leg) lock() *sync.Mutex {
 
 // pumpLocked writes what l's windows allow from its queue and returns
 // the DATA bytes sent, which the caller gives back to the peer leg.
-func (l *leg) pumpLocked() (sent int32) {
+func (l *leg) pumpLocked(b *batch) (sent int32) {
 	c := l.conn.Load()
 	if c == nil || c.dead {
 		return 0
@@ -109,7 +109,7 @@ func (l *leg) pumpLocked() (sent int32) {
 		default:
 			n := min(int32(len(ch.data)), l.sendWin, c.sendWin, int32(c.peerMaxFrame))
 			if n <= 0 && len(ch.data) > 0 {
-				c.kick()
+				b.add(c)
 				return sent
 			}
 			end := ch.end && int(n) == len(ch.data)
@@ -130,7 +130,9 @@ func (l *leg) pumpLocked() (sent int32) {
 	if l.sentEnd && l.recvEnd {
 		l.finishLocked()
 	}
-	c.kick()
+	if len(c.wbuf) > 0 {
+		b.add(c)
+	}
 	return sent
 }
 

@@ -103,7 +103,7 @@ func (p *pool) enqueue(s *stream) bool {
 	p.nwaiting.Add(1)
 	refunds := p.dispatchLocked()
 	p.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, nil)
 	return true
 }
 

@@ -82,7 +82,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 	if _, err := checkFields(fields, true); err != nil {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
-	forwardHeaders(&l.s.up, fields, true)
+	forwardHeaders(&l.s.up, fields, true, &d.rb)
 	return nil
 }
 

@@ -73,7 +73,7 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	uc.active.Add(1)
 	l.conn.Store(c)
 	c.kick()
-	return l.pumpLocked(), true
+	return l.pumpLocked(nil), true
 }
 
 // upClosed frees the stream slot of a finished up leg on c.
@@ -97,12 +97,15 @@ func (p *pool) redispatch() {
 	p.mu.Lock()
 	refunds := p.dispatchLocked()
 	p.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, nil)
 }
 
 func (uc *upConn) serve() {
 	err := uc.handshake()
 	for err == nil {
+		if !uc.frameBuffered() {
+			uc.rb.flush()
+		}
 		var f http2.Frame
 		if f, err = uc.rfr.ReadFrame(); err == nil {
 			err = uc.handle(f)
@@ -113,6 +116,7 @@ func (uc *upConn) serve() {
 			err = nil
 		}
 	}
+	uc.rb.flush()
 	uc.teardown(err)
 }
 
@@ -145,7 +149,7 @@ func (uc *upConn) handshake() error {
 	uc.p.dialErrAt = time.Time{}
 	refunds := uc.p.dispatchLocked()
 	uc.p.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, nil)
 	return nil
 }
 
@@ -164,7 +168,7 @@ func (uc *upConn) handle(f http2.Frame) error {
 			uc.maxStreams = max
 			refunds := uc.p.dispatchLocked()
 			uc.p.mu.Unlock()
-			applyRefunds(refunds)
+			applyRefunds(refunds, nil)
 		}
 		return err
 	case *http2.PingFrame:
@@ -185,13 +189,13 @@ func (uc *upConn) onUpData(f *http2.DataFrame) error {
 		return err
 	}
 	if !r.over {
-		forwardData(r.l, r.data, r.end)
+		forwardData(r.l, r.data, r.end, &uc.rb)
 		return nil
 	}
 	s := r.l.s
-	forwardData(r.l, r.data[:r.cut], false)
+	forwardData(r.l, r.data[:r.cut], false, &uc.rb)
 	failDown(&s.down, codes.ResourceExhausted, fmt.Sprintf("strait: response message larger than max (limit %d)", uc.o.MaxMessageSize))
 	uc.abort(r.l.id, http2.ErrCodeCancel, nil)
-	uc.refund(r.l, int32(len(r.data)-r.cut))
+	uc.refund(r.l, int32(len(r.data)-r.cut), &uc.rb)
 	return nil
 }

@@ -43,7 +43,7 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		code, _ := grpcStatus(fields)
 		s.end(Outcome{Code: code})
 	}
-	forwardHeaders(&s.down, forwardable(fields), end)
+	forwardHeaders(&s.down, forwardable(fields), end, &uc.rb)
 	return nil
 }
 
@@ -92,7 +92,7 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 	uc.draining.Store(true)
 	refunds := uc.p.dispatchLocked()
 	uc.p.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, nil)
 	uc.mu.Lock()
 	var refused []*leg
 	for id, l := range uc.streams {
@@ -140,11 +140,15 @@ func (uc *upConn) teardown(err error) {
 	var failed []*stream
 	if !uc.ready {
 		p.dialing = false
+	}
+	if !uc.ready || !uc.draining.Load() {
+		// Lost, not drained: the endpoint is likely down. Calls go
+		// elsewhere until a dial probes it again.
 		failed = p.failedLocked()
 	}
 	refunds := p.dispatchLocked()
 	p.mu.Unlock()
-	applyRefunds(refunds)
+	applyRefunds(refunds, nil)
 	failAll(failed, fmt.Errorf("%s: %w", p.addr, errLost))
 	for _, l := range legs {
 		l.s.end(Outcome{Err: fmt.Errorf("upstream %s: %w", p.addr, errLost)})
