@@ -2,6 +2,7 @@ package h2relay
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/straitproxy/strait/upstream"
 	"google.golang.org/grpc/codes"
@@ -23,8 +24,10 @@ type Balancer interface {
 type Call interface {
 	// Addr is the endpoint's host:port.
 	Addr() string
-	// FirstResponse marks the arrival of the first response headers.
-	FirstResponse()
+	// FirstResponse marks the arrival of the first response headers,
+	// latency after the request headers were written upstream (time
+	// spent waiting for a stream slot is not included).
+	FirstResponse(latency time.Duration)
 	// End reports how the call ended.
 	End(Outcome)
 }
@@ -77,6 +80,6 @@ func (r *RoundRobin) Pick() (Call, bool) {
 
 type rrCall string
 
-func (c rrCall) Addr() string { return string(c) }
-func (rrCall) FirstResponse() {}
-func (rrCall) End(Outcome)    {}
+func (c rrCall) Addr() string              { return string(c) }
+func (rrCall) FirstResponse(time.Duration) {}
+func (rrCall) End(Outcome)                 {}

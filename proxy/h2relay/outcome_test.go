@@ -1,0 +1,109 @@
+package h2relay_test
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
+	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+)
+
+// recorder is a Balancer over one address that keeps what the relay
+// reports about each call.
+type recorder struct {
+	addr string
+	mu   sync.Mutex
+	ends []h2relay.Outcome
+	firs int
+}
+
+type recCall struct{ r *recorder }
+
+func (r *recorder) Pick() (h2relay.Call, bool) { return recCall{r}, true }
+func (c recCall) Addr() string                 { return c.r.addr }
+func (c recCall) FirstResponse(d time.Duration) {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	if d > 0 {
+		c.r.firs++
+	}
+}
+func (c recCall) End(o h2relay.Outcome) {
+	c.r.mu.Lock()
+	defer c.r.mu.Unlock()
+	c.r.ends = append(c.r.ends, o)
+}
+
+func (r *recorder) last(t *testing.T, n int) h2relay.Outcome {
+	t.Helper()
+	testutil.WaitFor(t, 5*time.Second, "the call's outcome", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.ends) >= n
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.ends) != n {
+		t.Fatalf("%d outcomes, want %d", len(r.ends), n)
+	}
+	return r.ends[n-1]
+}
+
+// The balancer hears each call's status, a lost connection as an
+// error, and a client's cancel as local.
+func TestOutcomesReachTheBalancer(t *testing.T) {
+	b := startBackend(t, "b0")
+	rec := &recorder{addr: b.addr}
+	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	client := dialClient(t, lis.Addr().String())
+	ctx := ctxTimeout(t, 10*time.Second)
+
+	if _, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if o := rec.last(t, 1); o.Code != codes.OK || o.Err != nil || o.Local {
+		t.Fatalf("success reported as %+v", o)
+	}
+	client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound)}})
+	if o := rec.last(t, 2); o.Code != codes.NotFound || o.Err != nil {
+		t.Fatalf("NotFound reported as %+v", o)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	held, err := client.FullDuplexCall(metadata.AppendToOutgoingContext(cctx, backend.HoldKey, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Header()
+	cancel()
+	if o := rec.last(t, 3); !o.Local {
+		t.Fatalf("client cancel reported as %+v", o)
+	}
+	held, err = client.FullDuplexCall(metadata.AppendToOutgoingContext(ctx, backend.HoldKey, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held.Header()
+	b.stop()
+	if o := rec.last(t, 4); o.Err == nil {
+		t.Fatalf("lost connection reported as %+v", o)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.firs != 4 {
+		t.Fatalf("%d first-response latencies, want 4", rec.firs)
+	}
+}
