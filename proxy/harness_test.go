@@ -126,13 +126,15 @@ func startGRPCPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMes
 }
 
 func startRelayPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
-	rr, cancel := h2relay.NewRoundRobin(guard)
-	t.Cleanup(cancel)
+	// Ready closes before subscribers hear of the first set; Subscribe
+	// hands over the current set at once, so subscribe after Ready.
 	select {
 	case <-guard.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("no endpoint set within 5s")
 	}
+	rr, cancel := h2relay.NewRoundRobin(guard)
+	t.Cleanup(cancel)
 	srv := h2relay.NewServer(r, map[string]h2relay.Balancer{"c": rr}, h2relay.Options{MaxMessageSize: maxMessageSize})
 	lis := listen(t)
 	go srv.Serve(lis)

@@ -55,7 +55,9 @@ type RoundRobin struct {
 
 var _ Balancer = (*RoundRobin)(nil)
 
-// NewRoundRobin follows guard's sets until cancel is called.
+// NewRoundRobin follows guard's sets until cancel is called. Guard.Ready
+// closes just before subscribers hear of the first set, so create it
+// after Ready to have that set at once.
 func NewRoundRobin(guard *upstream.Guard) (rr *RoundRobin, cancel func()) {
 	rr = &RoundRobin{}
 	cancel = guard.Subscribe(func(s upstream.Snapshot) {

@@ -95,13 +95,15 @@ func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2rela
 	done := make(chan struct{})
 	go func() { guard.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	rr, stopRR := h2relay.NewRoundRobin(guard)
-	t.Cleanup(stopRR)
+	// Ready closes before subscribers hear of the first set; Subscribe
+	// hands over the current set at once, so subscribe after Ready.
 	select {
 	case <-guard.Ready():
 	case <-time.After(5 * time.Second):
 		t.Fatal("no endpoint set within 5s")
 	}
+	rr, stopRR := h2relay.NewRoundRobin(guard)
+	t.Cleanup(stopRR)
 	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, o)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
