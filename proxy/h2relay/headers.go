@@ -47,7 +47,7 @@ func (h *headerReader) emit(f hpackField) {
 // over the size limit yields errHeaderListSize (a stream error). Too many
 // fragments, or too many bytes, end the connection.
 func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int) ([]hpackField, error) {
-	h.fields, h.size, h.tooBig = nil, 0, false
+	h.fields, h.size, h.tooBig = make([]hpackField, 0, 12), 0, false
 	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
 	total := 0
 	for n := 0; ; n++ {
@@ -145,8 +145,9 @@ func validName(name string) bool {
 
 // forwardable drops connection-specific fields (and host, which
 // :authority carries) from a block the relay passes on.
+// It filters in place: fields is the relay's own, fresh from decoding.
 func forwardable(fields []hpackField) []hpackField {
-	out := fields[:0:0]
+	out := fields[:0]
 	for _, f := range fields {
 		if !connSpecific[f.Name] && f.Name != "host" {
 			out = append(out, f)

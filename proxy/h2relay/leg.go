@@ -45,6 +45,7 @@ type leg struct {
 
 	sendWin, recvWin, unacked int32
 	queue                     []chunk
+	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
 	sentEnd, recvEnd, closed  bool
 	sentHeaders, gotHeaders   bool
 	msgs                      msgLimit
@@ -126,6 +127,9 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			l.queue[0] = chunk{}
 			l.queue = l.queue[1:]
 		}
+	}
+	if len(l.queue) == 0 {
+		l.queue = l.queueBuf[:0]
 	}
 	if l.sentEnd && l.recvEnd {
 		l.finishLocked()

@@ -90,6 +90,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) *stream {
 	s := &stream{srv: d.srv}
 	s.down.s, s.up.s = s, s
+	s.down.queue, s.up.queue = s.down.queueBuf[:0], s.up.queueBuf[:0]
 	s.down.id = id
 	s.down.recvWin = d.o.StreamWindow
 	s.down.recvEnd = end
@@ -109,7 +110,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	s.bal = bal
 	s.hdrs = forwardable(fields)
 	if end {
-		s.up.queue = []chunk{{end: true}}
+		s.up.queue = append(s.up.queue, chunk{end: true})
 	}
 	d.srv.dispatch(s)
 	return s
