@@ -107,3 +107,69 @@ func TestOutcomesReachTheBalancer(t *testing.T) {
 		t.Fatalf("%d first-response latencies, want 4", rec.firs)
 	}
 }
+
+// alternating picks a dead endpoint and a live one in turn and counts
+// the calls it hands out and the ones ended.
+type alternating struct {
+	addrs       [2]string
+	mu          sync.Mutex
+	picks, ends int
+}
+
+type altCall struct {
+	a    *alternating
+	addr string
+}
+
+func (a *alternating) Pick() (h2relay.Call, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.picks++
+	return altCall{a, a.addrs[a.picks%2]}, true
+}
+func (c altCall) Addr() string                { return c.addr }
+func (c altCall) FirstResponse(time.Duration) {}
+func (c altCall) End(h2relay.Outcome) {
+	c.a.mu.Lock()
+	defer c.a.mu.Unlock()
+	c.a.ends++
+}
+
+// A call picked for an endpoint known to be down is ended and picked
+// again: every pick is ended exactly once, and calls keep succeeding.
+func TestRepickedCallsAreEnded(t *testing.T) {
+	b := startBackend(t, "b0")
+	alt := &alternating{addrs: [2]string{b.addr, deadAddr(t)}}
+	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": alt}, h2relay.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	client := dialClient(t, lis.Addr().String())
+	failures := 0
+	for range 20 {
+		if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
+			failures++
+		}
+	}
+	if failures > 1 {
+		t.Fatalf("%d of 20 calls failed; only the first dial to the dead endpoint may", failures)
+	}
+	testutil.WaitFor(t, 5*time.Second, "every pick ended", func() bool {
+		alt.mu.Lock()
+		defer alt.mu.Unlock()
+		return alt.picks == alt.ends
+	})
+}
+
+func deadAddr(t *testing.T) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}

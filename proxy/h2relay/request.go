@@ -130,9 +130,14 @@ func (srv *Server) dispatch(s *stream) {
 		if srv.tr.pool(call.Addr()).enqueue(s) {
 			return
 		}
+		s.end(Outcome{Err: errEndpointDown})
 	}
 	s.failUnavailable("strait: no endpoint available")
 }
+
+// errEndpointDown ends a call picked for an endpoint whose last dial
+// failed or whose connection was lost; the call is picked again.
+var errEndpointDown = errors.New("h2relay: endpoint down, call re-picked")
 
 // failUnavailable ends a call that never reached an endpoint.
 func (s *stream) failUnavailable(msg string) {
