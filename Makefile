@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test demo bench vet clean
+.PHONY: build test test-deps demo bench vet clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/strait ./cmd/strait
@@ -14,7 +14,12 @@ vet:
 	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above"; exit 1)
 	$(GO) vet ./...
 
-test: vet
+# What the tests need beside Go: Debian's chromium for the status-page
+# browser test (installed with apt-get when missing).
+test-deps:
+	./hack/install-chromium.sh
+
+test: vet test-deps
 	$(GO) test -race -timeout 30m ./...
 
 demo: build

@@ -7,6 +7,9 @@ package config
 
 import (
 	"time"
+
+	"github.com/straitproxy/strait/lb"
+	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
 )
 
 // Config is a whole strait configuration file.
@@ -23,25 +26,59 @@ type Config struct {
 
 // Admin is the admin HTTP server (health, readiness, metrics, status).
 type Admin struct {
-	// Address to listen on; empty disables the admin server.
+	// Address to listen on; empty disables the admin server. Keep it on
+	// loopback or a private network: it shows internals.
 	Address string `yaml:"address"`
+	// Pprof serves /debug/pprof/ when true.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Protocols a listener can speak.
 const (
 	ProtocolGRPC = "grpc"
+	ProtocolTCP  = "tcp"
 )
 
 // Listener is one address strait accepts client connections on.
 type Listener struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
-	// Protocol is "grpc" (default).
+	// Protocol is "grpc" (default) or "tcp".
 	Protocol string  `yaml:"protocol"`
 	Routes   []Route `yaml:"routes"`
+	// Cluster is where a tcp listener sends every connection.
+	Cluster string `yaml:"cluster"`
+	// TCP shapes a tcp listener's connections (dial, limits, drain,
+	// PROXY protocol); its keys sit directly in the listener.
+	TCP tcpproxy.Options `yaml:",inline"`
 	// DefaultCluster takes calls that no route matches; empty means such
 	// calls fail with Unimplemented.
 	DefaultCluster string `yaml:"default_cluster"`
+	// TLS, when set, serves TLS (ALPN h2) instead of h2c.
+	TLS *ListenerTLS `yaml:"tls"`
+}
+
+// ListenerTLS is a listener's certificate and optional client verification.
+// The files are re-read when they change.
+type ListenerTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ClientCA verifies client certificates (mTLS).
+	ClientCA string `yaml:"client_ca"`
+	// RequireClientCert refuses clients without a certificate from ClientCA.
+	RequireClientCert bool `yaml:"require_client_cert"`
+}
+
+// UpstreamTLS is how a cluster's endpoints are reached over TLS.
+type UpstreamTLS struct {
+	// CA verifies the endpoints; empty uses the system roots.
+	CA string `yaml:"ca"`
+	// Cert and Key are presented to endpoints that ask (mTLS).
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	// ServerName is checked in the endpoints' certificates instead of
+	// the dialed host.
+	ServerName string `yaml:"server_name"`
 }
 
 // Route sends calls to a cluster, by full service name or by a prefix of
@@ -58,6 +95,11 @@ type Route struct {
 type Cluster struct {
 	// Endpoints is a static list of host:port (go-zero's Endpoints).
 	Endpoints []string `yaml:"endpoints"`
+	// TLS, when set, dials the endpoints over TLS.
+	TLS *UpstreamTLS `yaml:"tls"`
+	// Balancer chooses an endpoint per call (P2C over peak-EWMA by
+	// default), ejects failing endpoints and lets them back.
+	Balancer lb.Options `yaml:"balancer"`
 }
 
 // Limits bound what one call may carry.
@@ -95,8 +137,13 @@ func (c *Config) applyDefaults() {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
 	for i := range c.Listeners {
-		if c.Listeners[i].Protocol == "" {
-			c.Listeners[i].Protocol = ProtocolGRPC
+		l := &c.Listeners[i]
+		if l.Protocol == "" {
+			l.Protocol = ProtocolGRPC
 		}
+		if l.TCP.DialTimeout == 0 {
+			l.TCP.DialTimeout = c.Timeouts.Connect
+		}
+		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
 	}
 }

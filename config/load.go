@@ -7,7 +7,9 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -39,8 +41,35 @@ func LoadFile(path string) (*Config, error) {
 	return Parse(data)
 }
 
+// envRef is a ${NAME} reference to an environment variable.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expandEnv replaces ${NAME} with the variable's value, so one file can
+// serve several environments (paths of mounted secrets, addresses). An
+// unset variable is an error rather than an empty string.
+func expandEnv(data []byte) ([]byte, error) {
+	var missing string
+	out := envRef.ReplaceAllFunc(data, func(ref []byte) []byte {
+		name := string(envRef.FindSubmatch(ref)[1])
+		v, ok := os.LookupEnv(name)
+		if !ok && missing == "" {
+			missing = name
+		}
+		return []byte(v)
+	})
+	if missing != "" {
+		return nil, &Error{Msg: fmt.Sprintf("${%s}: environment variable is not set", missing)}
+	}
+	return out, nil
+}
+
 // Parse parses and validates a configuration, filling in defaults.
+// ${NAME} references are replaced by environment variables first.
 func Parse(data []byte) (*Config, error) {
+	data, err := expandEnv(data)
+	if err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
@@ -94,22 +123,60 @@ func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 				return err
 			}
 		}
+	case n.Kind == yaml.ScalarNode:
+		return checkScalar(n, t, path)
+	case n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode:
+		if t.Kind() != reflect.Interface {
+			return errorf(path, "got %s, want %s", nodeName(n), kindName(t))
+		}
 	}
 	return nil
+}
+
+func nodeName(n *yaml.Node) string {
+	if n.Kind == yaml.SequenceNode {
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// checkScalar decodes one value on its own so a bad value is reported
+// with its field's path.
+func checkScalar(n *yaml.Node, t reflect.Type, path string) error {
+	err := n.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return nil
+	}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		return errorf(path, "%q is not %s", n.Value, kindName(t))
+	}
+	return errorf(path, "%s", err)
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[time.Duration]():
+		return "a duration (like 500ms, 5s, 1m)"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Struct || t.Kind() == reflect.Map:
+		return "a mapping"
+	default:
+		return "a " + t.String()
+	}
 }
 
 func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 	fields := map[string]reflect.Type{}
 	var known []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = f.Type
-		known = append(known, name)
-	}
+	addFields(t, fields, &known)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i].Value
 		ft, ok := fields[key]
@@ -121,6 +188,24 @@ func checkStruct(n *yaml.Node, t reflect.Type, path string) error {
 		}
 	}
 	return nil
+}
+
+// addFields collects the YAML keys of t, including those of inlined
+// structs.
+func addFields(t reflect.Type, fields map[string]reflect.Type, known *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			addFields(f.Type, fields, known)
+			continue
+		}
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = f.Type
+		*known = append(*known, name)
+	}
 }
 
 func join(path, key string) string {

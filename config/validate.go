@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,11 +56,23 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if err := checkHostPort(l.Address); err != nil {
 		return errorf(path+".address", "%q %s", l.Address, err)
 	}
-	if l.Protocol != ProtocolGRPC {
-		return errorf(path+".protocol", "%q is not supported (use %q)", l.Protocol, ProtocolGRPC)
+	switch l.Protocol {
+	case ProtocolGRPC:
+	case ProtocolTCP:
+		return c.validateTCPListener(l, path)
+	default:
+		return errorf(path+".protocol", "%q is not supported (use %q or %q)", l.Protocol, ProtocolGRPC, ProtocolTCP)
+	}
+	if l.Cluster != "" {
+		return errorf(path+".cluster", "is for tcp listeners; a grpc listener uses routes and default_cluster")
 	}
 	if len(l.Routes) == 0 && l.DefaultCluster == "" {
 		return errorf(path+".routes", "a listener needs routes or a default_cluster")
+	}
+	if l.TLS != nil {
+		if err := l.TLS.validate(path + ".tls"); err != nil {
+			return err
+		}
 	}
 	for j, r := range l.Routes {
 		if err := c.validateRoute(r, fmt.Sprintf("%s.routes[%d]", path, j)); err != nil {
@@ -70,6 +83,25 @@ func (c *Config) validateListener(l Listener, path string) error {
 		if _, ok := c.Clusters[l.DefaultCluster]; !ok {
 			return errorf(path+".default_cluster", "%q is not a defined cluster", l.DefaultCluster)
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateTCPListener(l Listener, path string) error {
+	if len(l.Routes) > 0 || l.DefaultCluster != "" {
+		return errorf(path, "a tcp listener takes one cluster, not routes or default_cluster")
+	}
+	if l.Cluster == "" {
+		return errorf(path+".cluster", "is required for a tcp listener")
+	}
+	if _, ok := c.Clusters[l.Cluster]; !ok {
+		return errorf(path+".cluster", "%q is not a defined cluster", l.Cluster)
+	}
+	if err := l.TCP.Validate(path); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if l.TLS != nil {
+		return l.TLS.validate(path + ".tls")
 	}
 	return nil
 }
@@ -102,6 +134,45 @@ func (cl Cluster) validate(path string) error {
 		if err := checkHostPort(ep); err != nil {
 			return errorf(fmt.Sprintf("%s.endpoints[%d]", path, i), "%q %s", ep, err)
 		}
+	}
+	if err := cl.Balancer.Validate(path + ".balancer"); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	if cl.TLS != nil {
+		return cl.TLS.validate(path + ".tls")
+	}
+	return nil
+}
+
+func (t *ListenerTLS) validate(path string) error {
+	if t.Cert == "" || t.Key == "" {
+		return errorf(path, "cert and key are both required")
+	}
+	if t.RequireClientCert && t.ClientCA == "" {
+		return errorf(path+".require_client_cert", "needs client_ca")
+	}
+	return checkFiles(path, map[string]string{"cert": t.Cert, "key": t.Key, "client_ca": t.ClientCA})
+}
+
+func (t *UpstreamTLS) validate(path string) error {
+	if (t.Cert == "") != (t.Key == "") {
+		return errorf(path, "cert and key go together")
+	}
+	return checkFiles(path, map[string]string{"ca": t.CA, "cert": t.Cert, "key": t.Key})
+}
+
+// checkFiles reports the first named file that cannot be read.
+func checkFiles(path string, files map[string]string) error {
+	for _, field := range sortedKeys(files) {
+		name := files[field]
+		if name == "" {
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return errorf(path+"."+field, "%v", err)
+		}
+		f.Close()
 	}
 	return nil
 }

@@ -1,44 +1,88 @@
 // Package gateway wires a configuration into running parts: a discovery
 // source and last-good guard per cluster, a grpc.ClientConn per cluster,
-// and a proxy server per listener.
+// and a proxy server per listener. It also reloads a new configuration
+// into the running parts and drains them on shutdown.
 package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/internal/tlsfiles"
+	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
-	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 )
 
-// Gateway is strait running one configuration.
+// Gateway is strait running one configuration at a time.
 type Gateway struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	clusters map[string]*proxy.Cluster
-	servers  []*listener
+	log *slog.Logger
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// mu serialises Start, Reload and shutdown.
+	mu        sync.Mutex
+	cfg       *config.Config
+	clusters  map[string]*cluster
+	listeners []*listener
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	draining  atomic.Bool
+	metrics   *metrics.Metrics
+	registry  prometheus.Registerer
 }
 
+// SetMetrics makes every listener report to m, and registers per-listener
+// collectors with reg. Call it before Start.
+func (g *Gateway) SetMetrics(m *metrics.Metrics, reg prometheus.Registerer) {
+	g.metrics, g.registry = m, reg
+}
+
+// listener is one bound listener: a gRPC server or a TCP proxy.
 type listener struct {
-	name   string
-	lis    net.Listener
-	server *proxy.Server
+	cfg  config.Listener
+	lis  net.Listener
+	grpc *proxy.Server
+	tcp  *tcpListener
 }
 
-// New builds the parts for cfg without starting them.
+func (l *listener) shutdown(ctx context.Context) {
+	if l.tcp != nil {
+		_ = l.tcp.proxy.Shutdown(ctx)
+		return
+	}
+	l.grpc.Shutdown(ctx)
+}
+
+func (l *listener) stop() {
+	if l.tcp != nil {
+		l.tcp.proxy.Close()
+		l.tcp.stopFollowing()
+		return
+	}
+	l.grpc.Stop()
+}
+
+// follow points the listener at the gateway's current clusters.
+func (l *listener) follow(g *Gateway) {
+	if l.tcp != nil {
+		l.tcp.follow(g.clusters[l.cfg.Cluster])
+		return
+	}
+	l.grpc.SetRoutes(g.routes(l.cfg))
+}
+
+// New builds the clusters of cfg without starting them.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, clusters: map[string]*proxy.Cluster{}}
+	g := &Gateway{cfg: cfg, log: log, clusters: map[string]*cluster{}}
 	for name, cc := range cfg.Clusters {
-		c, err := g.newCluster(name, cc)
+		c, err := g.newCluster(cfg, name, cc)
 		if err != nil {
 			g.closeClusters()
 			return nil, err
@@ -48,54 +92,69 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 	return g, nil
 }
 
-func (g *Gateway) newCluster(name string, cc config.Cluster) (*proxy.Cluster, error) {
-	src, err := newSource(cc)
-	if err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", name, err)
-	}
-	guard := upstream.NewGuard(name, src, g.log)
-	if g.cfg.StateDir != "" {
-		saved, err := upstream.NewSavedSets(g.cfg.StateDir)
-		if err != nil {
-			return nil, err
-		}
-		guard.WithSavedSets(saved)
-	}
-	return proxy.NewCluster(name, guard, proxy.ClusterOptions{
-		MaxMessageSize: int(g.cfg.Limits.MaxMessageSize),
-		ConnectTimeout: g.cfg.Timeouts.Connect,
-	})
-}
-
-func newSource(cc config.Cluster) (upstream.Source, error) {
-	return static.New(cc.Endpoints), nil
-}
-
 // Start runs discovery and binds every listener. It returns once all
-// listeners are bound, or the first bind error.
+// listeners are bound, or the first error.
 func (g *Gateway) Start(ctx context.Context) error {
-	ctx, g.cancel = context.WithCancel(ctx)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ctx, g.cancel = context.WithCancel(ctx)
 	for _, c := range g.clusters {
-		g.wg.Go(func() { c.Guard.Run(ctx) })
+		g.runCluster(c)
 	}
 	for _, lc := range g.cfg.Listeners {
-		lis, err := net.Listen("tcp", lc.Address)
+		l, err := g.startListener(lc)
 		if err != nil {
-			g.Stop()
+			g.stopLocked()
 			return fmt.Errorf("listener %s: %w", lc.Name, err)
 		}
-		l := &listener{name: lc.Name, lis: lis, server: proxy.NewServer(g.router(lc), g.clusters, proxy.ServerOptions{
-			MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
-			MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
-		})}
-		g.servers = append(g.servers, l)
-		g.wg.Go(func() { _ = l.server.Serve(lis) })
-		g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol)
+		g.listeners = append(g.listeners, l)
 	}
 	return nil
 }
 
-func (g *Gateway) router(lc config.Listener) *proxy.Router {
+func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
+	var tlsConf *tls.Config
+	if t := lc.TLS; t != nil {
+		var err error
+		tlsConf, err = tlsfiles.ServerConfig(tlsfiles.ServerFiles{Cert: t.Cert, Key: t.Key, ClientCA: t.ClientCA, RequireClientCert: t.RequireClientCert})
+		if err != nil {
+			return nil, err
+		}
+	}
+	lis, err := net.Listen("tcp", lc.Address)
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{cfg: lc, lis: lis}
+	if lc.Protocol == config.ProtocolTCP {
+		if tlsConf != nil {
+			lis = tls.NewListener(lis, tlsConf)
+		}
+		l.tcp = g.startTCP(lc, lis)
+	} else {
+		l.grpc = g.startGRPC(lc, lis, tlsConf)
+	}
+	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "tls", lc.TLS != nil)
+	return l, nil
+}
+
+func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.Config) *proxy.Server {
+	opts := proxy.ServerOptions{
+		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
+		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		TLS:                  tlsConf,
+	}
+	if g.metrics != nil {
+		opts.StatsHandler = g.metrics.StatsHandler()
+		opts.Picked = metrics.PickedEndpoint
+	}
+	srv := proxy.NewServer(g.routes(lc), opts)
+	g.wg.Go(func() { _ = srv.Serve(lis) })
+	return srv
+}
+
+// routes builds a listener's routing table over the current clusters.
+func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 	r := proxy.NewRouter(lc.DefaultCluster)
 	for _, rt := range lc.Routes {
 		if rt.Service != "" {
@@ -104,37 +163,96 @@ func (g *Gateway) router(lc config.Listener) *proxy.Router {
 			r.AddPrefix(rt.Prefix, rt.Cluster)
 		}
 	}
-	return r
+	clusters := make(map[string]*proxy.Cluster, len(g.clusters))
+	for name, c := range g.clusters {
+		clusters[name] = c.proxy
+	}
+	return &proxy.Routes{Router: r, Clusters: clusters}
+}
+
+// Config returns the configuration now running.
+func (g *Gateway) Config() *config.Config {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cfg
+}
+
+// Route names the cluster the first listener that routes method sends it
+// to, for metrics labels.
+func (g *Gateway) Route(method string) (string, bool) {
+	g.mu.Lock()
+	listeners := g.listeners
+	g.mu.Unlock()
+	for _, l := range listeners {
+		if l.grpc == nil {
+			continue
+		}
+		if c, ok := l.grpc.Route(method); ok {
+			return c, true
+		}
+	}
+	return "", false
 }
 
 // Addr returns the bound address of the named listener.
 func (g *Gateway) Addr(name string) (string, error) {
-	for _, l := range g.servers {
-		if l.name == name {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, l := range g.listeners {
+		if l.cfg.Name == name {
 			return l.lis.Addr().String(), nil
 		}
 	}
 	return "", errors.New("gateway: no listener " + name)
 }
 
-// Clusters returns the running clusters by name.
-func (g *Gateway) Clusters() map[string]*proxy.Cluster { return g.clusters }
+// Ready reports why the gateway should not take traffic yet, or nil: it
+// is not draining, every listener is bound and every cluster has a set
+// (synced, or served from a saved set).
+func (g *Gateway) Ready() error {
+	if g.draining.Load() {
+		return errors.New("draining")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.listeners) != len(g.cfg.Listeners) {
+		return errors.New("listeners not bound")
+	}
+	for name, c := range g.clusters {
+		select {
+		case <-c.guard.Ready():
+		default:
+			return fmt.Errorf("cluster %s: discovery has not answered yet", name)
+		}
+	}
+	return nil
+}
 
-// Shutdown drains: listeners stop accepting and send GOAWAY, in-flight
-// calls run until they end or ctx does; then everything stops.
+// Shutdown drains: readiness turns false, listeners stop accepting and
+// send GOAWAY, in-flight calls run until they end or ctx does; then
+// everything stops.
 func (g *Gateway) Shutdown(ctx context.Context) {
+	g.draining.Store(true)
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, l := range g.servers {
-		wg.Go(func() { l.server.Shutdown(ctx) })
+	for _, l := range g.listeners {
+		wg.Go(func() { l.shutdown(ctx) })
 	}
 	wg.Wait()
-	g.Stop()
+	g.stopLocked()
 }
 
 // Stop closes everything at once.
 func (g *Gateway) Stop() {
-	for _, l := range g.servers {
-		l.server.Stop()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.stopLocked()
+}
+
+func (g *Gateway) stopLocked() {
+	for _, l := range g.listeners {
+		l.stop()
 	}
 	if g.cancel != nil {
 		g.cancel()
@@ -145,6 +263,6 @@ func (g *Gateway) Stop() {
 
 func (g *Gateway) closeClusters() {
 	for _, c := range g.clusters {
-		_ = c.Close()
+		_ = c.proxy.Close()
 	}
 }

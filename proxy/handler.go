@@ -4,9 +4,11 @@ import (
 	"io"
 	"strings"
 
+	"github.com/straitproxy/strait/lb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
 
@@ -20,22 +22,43 @@ func (s *Server) handle(_ any, ss grpc.ServerStream) error {
 	if !ok {
 		return status.Errorf(codes.Unimplemented, "strait: no route for method %s", method)
 	}
-	in, _ := metadata.FromIncomingContext(ss.Context())
-	ctx := metadata.NewOutgoingContext(ss.Context(), forwardable(in))
-	cs, err := cl.conn.NewStream(ctx, bidi, method, grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype(contentSubtype(in)))
+	cl.inflight.Add(1)
+	defer cl.inflight.Add(-1)
+	// FromIncomingContext returns a private copy: trim it in place rather
+	// than copying it again.
+	md, _ := metadata.FromIncomingContext(ss.Context())
+	opts := callOptions(contentSubtype(md))
+	dropHopByHop(md)
+	// The balancer measures streams to their first response, not their
+	// lifetime.
+	ctx, first := lb.WithFirstResponse(metadata.NewOutgoingContext(ss.Context(), md))
+	cs, err := cl.conn.NewStream(ctx, bidi, method, opts...)
 	if err != nil {
 		return err
 	}
 	go forwardRequests(ss, cs)
-	return forwardResponses(cs, ss)
+	return s.forwardResponses(cs, ss, first)
+}
+
+// protoCallOptions serve the common content-subtype without building
+// options per call.
+var protoCallOptions = []grpc.CallOption{grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype("proto")}
+
+func callOptions(subtype string) []grpc.CallOption {
+	if subtype == "proto" {
+		return protoCallOptions
+	}
+	return []grpc.CallOption{grpc.ForceCodecV2(rawCodec{}), grpc.CallContentSubtype(subtype)}
 }
 
 // forwardRequests copies client messages upstream and half-closes when the
 // client does. It ends silently when the upstream call ends: the status
 // comes back through forwardResponses.
 func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) {
+	// One frame serves every message: Marshal hands its buffers on and
+	// empties it.
+	f := &frame{}
 	for {
-		f := &frame{}
 		if err := ss.RecvMsg(f); err != nil {
 			if err == io.EOF {
 				_ = cs.CloseSend()
@@ -52,18 +75,24 @@ func forwardRequests(ss grpc.ServerStream, cs grpc.ClientStream) {
 // forwardResponses sends the upstream's headers as soon as they arrive,
 // then its messages, and returns its status with its trailers. A
 // trailers-only upstream response stays trailers-only.
-func forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream) error {
+func (s *Server) forwardResponses(cs grpc.ClientStream, ss grpc.ServerStream, first *lb.FirstResponse) error {
 	hdr, err := cs.Header()
 	if err != nil {
 		return err
+	}
+	first.Observe()
+	if s.picked != nil {
+		if p, ok := peer.FromContext(cs.Context()); ok {
+			s.picked(ss.Context(), p.Addr.String())
+		}
 	}
 	if hdr != nil {
 		if err := ss.SendHeader(hdr); err != nil {
 			return err
 		}
 	}
+	f := &frame{}
 	for {
-		f := &frame{}
 		if err := cs.RecvMsg(f); err != nil {
 			ss.SetTrailer(cs.Trailer())
 			if err == io.EOF {
@@ -85,17 +114,14 @@ var hopByHop = map[string]bool{
 	"grpc-accept-encoding": true, "grpc-encoding": true,
 }
 
-// forwardable returns the client's metadata less hop-by-hop and
-// pseudo-headers; grpc-go drops its other reserved headers itself.
-func forwardable(in metadata.MD) metadata.MD {
-	out := make(metadata.MD, len(in))
-	for k, v := range in {
+// dropHopByHop removes hop-by-hop and pseudo-headers from md; grpc-go
+// drops its other reserved headers itself.
+func dropHopByHop(md metadata.MD) {
+	for k := range md {
 		if hopByHop[k] || strings.HasPrefix(k, ":") {
-			continue
+			delete(md, k)
 		}
-		out[k] = v
 	}
-	return out
 }
 
 // contentSubtype keeps the client's content-subtype ("proto" when none).

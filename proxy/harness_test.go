@@ -118,7 +118,7 @@ func startGRPCPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMes
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(r, map[string]*proxy.Cluster{"c": cl}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
+	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
 	lis := listen(t)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)

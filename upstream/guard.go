@@ -167,16 +167,18 @@ func (g *Guard) publishLocked() {
 	for _, fn := range g.subs {
 		subs = append(subs, fn)
 	}
+	g.mu.Unlock()
+	for _, fn := range subs {
+		fn(snap)
+	}
+	// Ready only once every subscriber has the set, so a caller that
+	// waited for it finds the balancers filled.
 	if snap.State != NeverSynced || snap.LastErr != nil {
 		select {
 		case <-g.ready:
 		default:
 			close(g.ready)
 		}
-	}
-	g.mu.Unlock()
-	for _, fn := range subs {
-		fn(snap)
 	}
 }
 

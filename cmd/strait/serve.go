@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
@@ -36,17 +39,55 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "strait:", err)
 		return 1
 	}
-	if err := gw.Start(ctx); err != nil {
+	adm, err := startAdmin(cfg.Admin, gw, log)
+	if err != nil {
+		gw.Stop()
 		fmt.Fprintln(stderr, "strait:", err)
 		return 1
 	}
-	<-ctx.Done()
+	if err := gw.Start(ctx); err != nil {
+		adm.stop()
+		fmt.Fprintln(stderr, "strait:", err)
+		return 1
+	}
+	waitForStop(ctx, log, gw, adm, *path)
+	cfg = gw.Config()
 	log.Info("draining", "timeout", cfg.Timeouts.Drain.String())
 	drainCtx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Drain)
 	defer cancel()
 	gw.Shutdown(drainCtx)
+	adm.stop()
 	log.Info("stopped")
 	return 0
+}
+
+// waitForStop reloads the configuration on SIGHUP until ctx ends. A bad
+// file is refused with the same message as at start-up; the running
+// configuration keeps serving.
+func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, adm *adminServer, path string) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := reload(gw, path); err != nil {
+				log.Error("reload refused; the running configuration keeps serving", "err", err.Error())
+				continue
+			}
+			adm.routesChanged()
+		}
+	}
+}
+
+func reload(gw *gateway.Gateway, path string) error {
+	cfg, err := config.LoadFile(path)
+	if err != nil {
+		return err
+	}
+	return gw.Reload(cfg)
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -97,7 +97,7 @@ func startGRPCPath(tb testing.TB, addrs ...string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(proxy.NewRouter("c"), map[string]*proxy.Cluster{"c": cl}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // recorder is a Balancer over one address that keeps what the relay
@@ -172,4 +173,38 @@ func deadAddr(t *testing.T) string {
 	addr := lis.Addr().String()
 	lis.Close()
 	return addr
+}
+
+// SetRoutes sends new calls by the new table.
+func TestSetRoutes(t *testing.T) {
+	b0, b1 := startBackend(t, "b0"), startBackend(t, "b1")
+	to := func(addr string) map[string]h2relay.Balancer {
+		return map[string]h2relay.Balancer{"c": &recorder{addr: addr}}
+	}
+	srv := h2relay.NewServer(proxy.NewRouter("c"), to(b0.addr), h2relay.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	client := dialClient(t, lis.Addr().String())
+	served := func() string {
+		resp, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetHostname()
+	}
+	if got := served(); got != "b0" {
+		t.Fatalf("served by %s, want b0", got)
+	}
+	srv.SetRoutes(proxy.NewRouter("c"), to(b1.addr))
+	if got := served(); got != "b1" {
+		t.Fatalf("after SetRoutes served by %s, want b1", got)
+	}
+	srv.SetRoutes(proxy.NewRouter(""), to(b1.addr))
+	if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("with no route: %v, want Unimplemented", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,13 +21,18 @@ type Router interface {
 	Route(method string) (cluster string, ok bool)
 }
 
-// Server relays the h2c connections it accepts. Safe for concurrent use.
-type Server struct {
-	o        Options
+// routes is an immutable routing table; a reload installs a new one.
+type routes struct {
 	router   Router
 	clusters map[string]Balancer
-	tr       *transport
-	wg       sync.WaitGroup
+}
+
+// Server relays the h2c connections it accepts. Safe for concurrent use.
+type Server struct {
+	o      Options
+	routes atomic.Pointer[routes]
+	tr     *transport
+	wg     sync.WaitGroup
 
 	mu      sync.Mutex
 	lis     map[net.Listener]struct{}
@@ -39,20 +45,27 @@ type Server struct {
 // NewServer returns a Server routing with router to the clusters'
 // balancers.
 func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
-	s := &Server{o: o.withDefaults(), router: router, clusters: clusters,
-		lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
+	s := &Server{o: o.withDefaults(), lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
+	s.SetRoutes(router, clusters)
 	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[string]*pool{}}
 	s.wg.Add(1)
 	go s.reapIdle()
 	return s
 }
 
+// SetRoutes switches to a new routing table. Calls already relayed keep
+// the endpoint they started on.
+func (s *Server) SetRoutes(router Router, clusters map[string]Balancer) {
+	s.routes.Store(&routes{router: router, clusters: clusters})
+}
+
 func (s *Server) route(path string) (Balancer, bool) {
-	name, ok := s.router.Route(path)
+	r := s.routes.Load()
+	name, ok := r.router.Route(path)
 	if !ok {
 		return nil, false
 	}
-	b, ok := s.clusters[name]
+	b, ok := r.clusters[name]
 	return b, ok
 }
 

@@ -1,0 +1,193 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/internal/testutil/certs"
+)
+
+const good = `
+admin: {address: 127.0.0.1:9901}
+listeners:
+  - name: edge
+    address: 127.0.0.1:9000
+    routes:
+      - {service: helloworld.Greeter, cluster: greeter}
+      - {prefix: /grpc.testing., cluster: testing}
+    default_cluster: greeter
+clusters:
+  greeter: {endpoints: [127.0.0.1:10000, "[::1]:10001"]}
+  testing: {endpoints: [localhost:10002]}
+limits: {max_message_size: 16MiB}
+timeouts: {connect: 2s, drain: 30s}
+`
+
+func TestParseGood(t *testing.T) {
+	c, err := config.Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.MaxMessageSize != 16<<20 || c.Timeouts.Connect != 2*time.Second || c.Timeouts.Drain != 30*time.Second {
+		t.Fatalf("limits/timeouts = %+v %+v", c.Limits, c.Timeouts)
+	}
+	if l := c.Listeners[0]; l.Protocol != "grpc" || len(l.Routes) != 2 || l.DefaultCluster != "greeter" {
+		t.Fatalf("listener = %+v", l)
+	}
+	if got := c.Clusters["greeter"].Endpoints; len(got) != 2 || got[1] != "[::1]:10001" {
+		t.Fatalf("endpoints = %v", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.MaxMessageSize != 4<<20 || c.Timeouts.Connect != 5*time.Second || c.Timeouts.Drain != 15*time.Second {
+		t.Fatalf("defaults = %+v %+v", c.Limits, c.Timeouts)
+	}
+}
+
+// Each bad file stops start-up with exactly this one line.
+func TestParseBad(t *testing.T) {
+	base := "clusters: {user: {endpoints: [127.0.0.1:1]}}\n"
+	lis := "listeners: [{address: 127.0.0.1:9000, default_cluster: user}]\n"
+	cases := []struct{ name, yaml, want string }{
+		{"no port", lis + "clusters: {user: {endpoints: [127.0.0.1:1, 10.0.0.1]}}",
+			`config: clusters.user.endpoints[1]: "10.0.0.1" has no port`},
+		{"bad port", lis + "clusters: {user: {endpoints: ['h:99999']}}",
+			`config: clusters.user.endpoints[0]: "h:99999" has a bad port "99999"`},
+		{"unknown top key", lis + base + "listner: []",
+			`config: listner: unknown field (line 3; known: admin, listeners, clusters, limits, timeouts, state_dir)`},
+		{"unknown nested key", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, routes: [{servce: a.B, cluster: user}]}]\n" + base,
+			`config: listeners[0].routes[0].servce: unknown field (line 1; known: service, prefix, cluster)`},
+		{"unknown cluster key", lis + "clusters: {user: {endpoints: ['h:1'], endpionts: []}}",
+			`config: clusters.user.endpionts: unknown field (line 2; known: endpoints, tls, balancer)`},
+		{"no listeners", base, `config: listeners: at least one listener is required`},
+		{"no clusters", lis, `config: clusters: at least one cluster is required`},
+		{"cluster without source", lis + "clusters: {user: {}}", `config: clusters.user: needs a source: endpoints`},
+		{"route to missing cluster", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, cluster: nope}]}]\n" + base,
+			`config: listeners[0].routes[0].cluster: "nope" is not a defined cluster`},
+		{"default to missing cluster", "listeners: [{address: 127.0.0.1:9000, default_cluster: nope}]\n" + base,
+			`config: listeners[0].default_cluster: "nope" is not a defined cluster`},
+		{"route with both", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, prefix: /a., cluster: user}]}]\n" + base,
+			`config: listeners[0].routes[0]: set service or prefix, not both`},
+		{"route with neither", "listeners: [{address: 127.0.0.1:9000, routes: [{cluster: user}]}]\n" + base,
+			`config: listeners[0].routes[0]: set service or prefix`},
+		{"service with slash", "listeners: [{address: 127.0.0.1:9000, routes: [{service: /a.B/C, cluster: user}]}]\n" + base,
+			`config: listeners[0].routes[0].service: "/a.B/C" is not a full service name like pkg.Service`},
+		{"prefix without slash", "listeners: [{address: 127.0.0.1:9000, routes: [{prefix: a., cluster: user}]}]\n" + base,
+			`config: listeners[0].routes[0].prefix: "a." must start with /`},
+		{"listener without routes", "listeners: [{address: 127.0.0.1:9000}]\n" + base,
+			`config: listeners[0].routes: a listener needs routes or a default_cluster`},
+		{"listener without address", "listeners: [{default_cluster: user}]\n" + base,
+			`config: listeners[0].address: is required`},
+		{"bad protocol", "listeners: [{address: 127.0.0.1:9000, protocol: http, default_cluster: user}]\n" + base,
+			`config: listeners[0].protocol: "http" is not supported (use "grpc" or "tcp")`},
+		{"duplicate listener name", "listeners: [{name: a, address: 127.0.0.1:9000, default_cluster: user}, {name: a, address: 127.0.0.1:9001, default_cluster: user}]\n" + base,
+			`config: listeners[1].name: "a" is used by another listener`},
+		{"bad admin address", lis + base + "admin: {address: localhost}",
+			`config: admin.address: "localhost" has no port`},
+		{"bad size", lis + base + "limits: {max_message_size: lots}",
+			`config: limits.max_message_size: "lots" is not a size (use bytes or a unit: 4MiB, 512KiB)`},
+		{"huge size", lis + base + "limits: {max_message_size: 3GiB}",
+			`config: limits.max_message_size: 3221225472 is over the 2 GiB a gRPC message can have`},
+		{"bad duration", lis + base + "timeouts: {connect: soon}",
+			`config: timeouts.connect: "soon" is not a duration (like 500ms, 5s, 1m)`},
+		{"string for list", lis + "clusters: {user: {endpoints: 127.0.0.1:1}}",
+			`config: clusters.user.endpoints: "127.0.0.1:1" is not a list`},
+		{"list for string", "listeners: [{address: [a], default_cluster: user}]\n" + base,
+			`config: listeners[0].address: got a list, want a string`},
+		{"list for mapping", lis + "clusters: [a]",
+			`config: clusters: got a list, want a mapping`},
+		{"negative duration", lis + base + "timeouts: {drain: -1s}",
+			`config: timeouts.drain: -1s is negative`},
+		{"tls without key", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: a.pem}}]\n" + base,
+			`config: listeners[0].tls: cert and key are both required`},
+		{"tls missing file", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: /nonexistent/a.pem, key: /nonexistent/a.key}}]\n" + base,
+			`config: listeners[0].tls.cert: open /nonexistent/a.pem: no such file or directory`},
+		{"mtls without ca", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: a, key: b, require_client_cert: true}}]\n" + base,
+			`config: listeners[0].tls.require_client_cert: needs client_ca`},
+		{"upstream tls half pair", lis + "clusters: {user: {endpoints: ['h:1'], tls: {cert: a.pem}}}",
+			`config: clusters.user.tls: cert and key go together`},
+		{"bad balancer policy", lis + "clusters: {user: {endpoints: ['h:1'], balancer: {policy: random}}}",
+			`config: clusters.user.balancer.policy: "random" is not one of p2c_ewma, round_robin, least_request`},
+		{"bad panic threshold", lis + "clusters: {user: {endpoints: ['h:1'], balancer: {panic_threshold: 150}}}",
+			`config: clusters.user.balancer.panic_threshold: 150 is not a percentage between 0 and 100`},
+		{"unknown balancer key", lis + "clusters: {user: {endpoints: ['h:1'], balancer: {tua: 1s}}}",
+			`config: clusters.user.balancer.tua: unknown field (line 2; known: policy, tau, prior, penalty, slow_start, grace, panic_threshold, breaker, health_check)`},
+		{"tcp without cluster", "listeners: [{address: 127.0.0.1:9000, protocol: tcp}]\n" + base,
+			`config: listeners[0].cluster: is required for a tcp listener`},
+		{"tcp with routes", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, default_cluster: user}]\n" + base,
+			`config: listeners[0]: a tcp listener takes one cluster, not routes or default_cluster`},
+		{"tcp bad drain", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, drain: {mode: never}}]\n" + base,
+			`config: listeners[0].drain.mode: "never" is not one of keep, close`},
+		{"tcp unknown key", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, idle: 1s}]\n" + base,
+			`config: listeners[0].idle: unknown field (line 1; known: name, address, protocol, routes, cluster, dial_timeout, dial_attempts, max_connections, idle_timeout, max_lifetime, proxy_protocol, drain, default_cluster, tls)`},
+		{"cluster on grpc listener", "listeners: [{address: 127.0.0.1:9000, cluster: user, default_cluster: user}]\n" + base,
+			`config: listeners[0].cluster: is for tcp listeners; a grpc listener uses routes and default_cluster`},
+		{"not yaml", "listeners: [", `config: line 1: did not find expected node content`},
+		{"empty", "", `config: empty file`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error, want %s", tc.want)
+			}
+			if err.Error() != tc.want {
+				t.Fatalf("error\n got: %s\nwant: %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestEnvironmentReferences(t *testing.T) {
+	t.Setenv("STRAIT_TEST_PORT", "10007")
+	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:${STRAIT_TEST_PORT}']}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Clusters["a"].Endpoints[0]; got != "h:10007" {
+		t.Fatalf("endpoint = %q", got)
+	}
+	_, err = config.Parse([]byte("clusters: {a: {endpoints: ['h:${STRAIT_TEST_UNSET_VARIABLE}']}}\n"))
+	if err == nil || err.Error() != "config: ${STRAIT_TEST_UNSET_VARIABLE}: environment variable is not set" {
+		t.Fatalf("unset variable: %v", err)
+	}
+}
+
+// The examples may refer to ${STRAIT_TLS_DIR}; the test fills it with
+// freshly made certificates.
+func TestExampleConfigsLoad(t *testing.T) {
+	ca := certs.NewCA(t, "examples")
+	cert, key := ca.Issue(t, "server")
+	dir := filepath.Dir(cert)
+	for from, to := range map[string]string{cert: "server.pem", key: "server-key.pem", ca.CertFile: "ca.pem"} {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("STRAIT_TLS_DIR", dir)
+	files, err := filepath.Glob("../configs/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example configs found: %v", err)
+	}
+	for _, f := range files {
+		if _, err := config.LoadFile(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package gateway_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/internal/testutil"
+)
+
+// Through strait with its default balancer, a node ten times slower than
+// its peers gets little traffic, and the status shows why.
+func TestDefaultBalancerAvoidsSlowNode(t *testing.T) {
+	fast1, fast2, slow := startBackend(t, "fast1"), startBackend(t, "fast2"), startBackend(t, "slow")
+	fast1.SetLatency(2 * time.Millisecond)
+	fast2.SetLatency(2 * time.Millisecond)
+	slow.SetLatency(20 * time.Millisecond)
+	gw, addr := startGateway(t, parse(t, greeterConfig(fast1.Addr(), fast2.Addr(), slow.Addr())))
+	conn := dial(t, addr, nil)
+	counts := map[string]int{}
+	const calls = 300
+	for range calls {
+		from, err := sayHello(conn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[from]++
+	}
+	// Round robin would give the slow node a third; the bound is loose
+	// because a shared 2-core machine stalls the fast nodes too.
+	if counts["slow"] > calls/10 {
+		t.Fatalf("slow node took %d of %d calls: %v", counts["slow"], calls, counts)
+	}
+	testutil.WaitFor(t, 5*time.Second, "status carries the balancer's estimates", func() bool {
+		st := gw.Status()
+		if len(st.Clusters) != 1 || len(st.Clusters[0].Endpoints) != 3 {
+			return false
+		}
+		for _, e := range st.Clusters[0].Endpoints {
+			if e.EWMA <= 0 || e.Breaker != "closed" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("spread: %s", fmt.Sprint(counts))
+}

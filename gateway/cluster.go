@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/straitproxy/strait/admin"
+	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/internal/tlsfiles"
+	"github.com/straitproxy/strait/lb"
+	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/upstream"
+	"github.com/straitproxy/strait/upstream/static"
+)
+
+// cluster is a running cluster and the configuration it was built from,
+// so a reload can tell whether it changed.
+type cluster struct {
+	name string
+	cfg  config.Cluster
+	// source names the discovery backend: static, etcd or k8s.
+	source string
+	guard  *upstream.Guard
+	proxy  *proxy.Cluster
+	cancel context.CancelFunc
+}
+
+func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
+	src, kind, err := newSource(cc)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", name, err)
+	}
+	guard := upstream.NewGuard(name, src, g.log)
+	if cfg.StateDir != "" {
+		saved, err := upstream.NewSavedSets(cfg.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		guard.WithSavedSets(saved)
+	}
+	sc, err := lb.ServiceConfig(name, cc.Balancer)
+	if err != nil {
+		return nil, err
+	}
+	opts := proxy.ClusterOptions{
+		MaxMessageSize: int(cfg.Limits.MaxMessageSize),
+		ConnectTimeout: cfg.Timeouts.Connect,
+		ServiceConfig:  sc,
+	}
+	if t := cc.TLS; t != nil {
+		opts.TLS, err = tlsfiles.ClientConfig(tlsfiles.ClientFiles{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName})
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", name, err)
+		}
+	}
+	pc, err := proxy.NewCluster(name, guard, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster{name: name, cfg: cc, source: kind, guard: guard, proxy: pc}, nil
+}
+
+// newSource returns the cluster's discovery source and its kind.
+func newSource(cc config.Cluster) (upstream.Source, string, error) {
+	return static.New(cc.Endpoints), admin.SourceStatic, nil
+}
+
+// runCluster starts the cluster's discovery under the gateway's context.
+func (g *Gateway) runCluster(c *cluster) {
+	ctx, cancel := context.WithCancel(g.ctx)
+	c.cancel = cancel
+	g.wg.Go(func() { c.guard.Run(ctx) })
+}
+
+// retire closes a cluster that routes no longer name, once the calls it
+// is relaying have ended or the drain timeout has passed.
+func (g *Gateway) retire(c *cluster) {
+	drain := g.cfg.Timeouts.Drain
+	g.wg.Go(func() {
+		deadline := time.Now().Add(drain)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for c.proxy.InFlight() > 0 && time.Now().Before(deadline) {
+			select {
+			case <-tick.C:
+			case <-g.ctx.Done():
+				deadline = time.Now()
+			}
+		}
+		c.cancel()
+		_ = c.proxy.Close()
+	})
+}
+
+func sameCluster(a, b config.Cluster) bool { return reflect.DeepEqual(a, b) }
+
+func sortedNames(m map[string]*cluster) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

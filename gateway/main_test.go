@@ -1,0 +1,107 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/testutil"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func startBackend(t *testing.T, name string, opts ...grpc.ServerOption) *backend.Server {
+	t.Helper()
+	b, err := backend.Start("127.0.0.1:0", name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+func parse(t *testing.T, yaml string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// startGateway runs cfg; its listeners should use port 0. It returns the
+// gateway and the address of the listener named "edge".
+func startGateway(t *testing.T, cfg *config.Config) (*gateway.Gateway, string) {
+	t.Helper()
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Stop)
+	testutil.WaitFor(t, 10*time.Second, "gateway ready", func() bool { return gw.Ready() == nil })
+	addr, err := gw.Addr("edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw, addr
+}
+
+func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {
+	t.Helper()
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// sayHello returns the name of the backend that answered.
+func sayHello(conn *grpc.ClientConn) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := pb.NewGreeterClient(conn).SayHello(ctx, &pb.HelloRequest{Name: "t"})
+	if err != nil {
+		return "", err
+	}
+	_, from, _ := strings.Cut(r.GetMessage(), " from ")
+	return from, nil
+}
+
+func greeterConfig(endpoints ...string) string {
+	return fmt.Sprintf(`
+listeners: [{name: edge, address: 127.0.0.1:0, routes: [{service: helloworld.Greeter, cluster: g}], default_cluster: g}]
+clusters: {g: {endpoints: [%s]}}
+timeouts: {drain: 5s}
+`, strings.Join(endpoints, ", "))
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	return lis.Addr().String()
+}

@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/straitproxy/strait/config"
+)
+
+// Reload switches the running gateway to cfg: clusters are added,
+// replaced or retired, and every listener's routes are swapped, without
+// dropping connections or calls in flight (a replaced cluster is closed
+// once its calls end). Changes that need new sockets (listeners) are
+// refused with an error and nothing changes.
+func (g *Gateway) Reload(cfg *config.Config) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if err := g.reloadable(cfg); err != nil {
+		return err
+	}
+	next := map[string]*cluster{}
+	var built []*cluster
+	for name, cc := range cfg.Clusters {
+		if old, ok := g.clusters[name]; ok && sameCluster(old.cfg, cc) {
+			next[name] = old
+			continue
+		}
+		c, err := g.newCluster(cfg, name, cc)
+		if err != nil {
+			for _, b := range built {
+				_ = b.proxy.Close()
+			}
+			return err
+		}
+		next[name] = c
+		built = append(built, c)
+	}
+	old := g.clusters
+	g.cfg, g.clusters = cfg, next
+	for _, c := range built {
+		g.runCluster(c)
+	}
+	for i, l := range g.listeners {
+		l.cfg = cfg.Listeners[i]
+		l.follow(g)
+	}
+	for name, c := range old {
+		if next[name] != c {
+			g.retire(c)
+		}
+	}
+	g.log.Info("configuration reloaded", "clusters", len(next), "new_or_changed", len(built))
+	return nil
+}
+
+// reloadable refuses changes that a reload cannot apply in place.
+func (g *Gateway) reloadable(cfg *config.Config) error {
+	if len(cfg.Listeners) != len(g.cfg.Listeners) {
+		return fmt.Errorf("reload: listeners were added or removed; restart to apply")
+	}
+	for i, l := range cfg.Listeners {
+		o := g.cfg.Listeners[i]
+		if l.Name != o.Name || l.Address != o.Address || l.Protocol != o.Protocol || !reflect.DeepEqual(l.TLS, o.TLS) {
+			return fmt.Errorf("reload: listeners[%d] (%s): address, protocol or tls changed; restart to apply", i, o.Name)
+		}
+		if l.Protocol == config.ProtocolTCP && (l.Cluster != o.Cluster || !reflect.DeepEqual(l.TCP, o.TCP)) {
+			return fmt.Errorf("reload: listeners[%d] (%s): a tcp listener's cluster or options changed; restart to apply", i, o.Name)
+		}
+	}
+	if cfg.Limits != g.cfg.Limits {
+		return fmt.Errorf("reload: limits changed; restart to apply")
+	}
+	return nil
+}

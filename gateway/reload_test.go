@@ -1,0 +1,100 @@
+package gateway_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
+	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+)
+
+func TestReloadSwitchesClustersAndKeepsOpenStreams(t *testing.T) {
+	a, b := startBackend(t, "a"), startBackend(t, "b")
+	gw, addr := startGateway(t, parse(t, `
+listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]
+clusters: {g: {endpoints: [`+a.Addr()+`]}}
+timeouts: {drain: 5s}
+`))
+	conn := dial(t, addr, nil)
+	if from, err := sayHello(conn); err != nil || from != "a" {
+		t.Fatalf("before reload: %q, %v", from, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := testgrpc.NewTestServiceClient(conn).FullDuplexCall(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := func() error {
+		if err := stream.Send(&testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 1}}}); err != nil {
+			return err
+		}
+		_, err := stream.Recv()
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatal(err)
+	}
+
+	err = gw.Reload(parse(t, `
+listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: h}]
+clusters: {h: {endpoints: [`+b.Addr()+`]}}
+timeouts: {drain: 5s}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from, err := sayHello(conn); err != nil || from != "b" {
+		t.Fatalf("after reload: %q, %v", from, err)
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("a stream opened before the reload broke: %v", err)
+	}
+	stream.CloseSend()
+	if _, err := stream.Recv(); err == nil {
+		t.Fatal("stream should end after half-close")
+	}
+}
+
+func TestReloadRefusesListenerChanges(t *testing.T) {
+	a := startBackend(t, "a")
+	gw, addr := startGateway(t, parse(t, greeterConfig(a.Addr())))
+	bad := parse(t, strings.Replace(greeterConfig(a.Addr()), "127.0.0.1:0", "127.0.0.1:1", 1))
+	if err := gw.Reload(bad); err == nil || !strings.Contains(err.Error(), "restart to apply") {
+		t.Fatalf("reload with a moved listener: %v", err)
+	}
+	if from, err := sayHello(dial(t, addr, nil)); err != nil || from != "a" {
+		t.Fatalf("after a refused reload: %q, %v", from, err)
+	}
+}
+
+func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {
+	a := startBackend(t, "a")
+	gw, addr := startGateway(t, parse(t, greeterConfig(a.Addr())))
+	conn := dial(t, addr, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	held, err := testgrpc.NewTestServiceClient(conn).FullDuplexCall(metadata.AppendToOutgoingContext(ctx, backend.HoldKey, "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := held.Header(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gw.Reload(parse(t, greeterConfig(a.Addr()))); err != nil {
+		t.Fatal(err)
+	}
+	if from, err := sayHello(conn); err != nil || from != "a" {
+		t.Fatalf("after a no-op reload: %q, %v", from, err)
+	}
+	cancel()
+	held.Recv()
+	testutil.WaitFor(t, 5*time.Second, "held call ends by the client's cancel, not by the reload", func() bool {
+		return a.Cancelled() == 1
+	})
+}

@@ -1,0 +1,86 @@
+package gateway
+
+import (
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/health"
+	"github.com/straitproxy/strait/lb"
+	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+)
+
+// tcpListener is an L4 listener: a TCP proxy balancing over an lb pool of
+// its own for the cluster (connect times and RPC latencies do not mix, and
+// the gRPC balancer admits only endpoints that speak HTTP/2), following the
+// cluster's discovery.
+type tcpListener struct {
+	proxy *tcpproxy.Proxy
+	bal   swapBalancer
+
+	mu   sync.Mutex
+	undo func()
+}
+
+func (g *Gateway) startTCP(lc config.Listener, lis net.Listener) *tcpListener {
+	opts := lc.TCP
+	if g.metrics != nil {
+		opts.Observer = tcpproxy.MetricsObserver(g.metrics, lc.Cluster)
+	}
+	t := &tcpListener{}
+	t.proxy = tcpproxy.New(opts, &t.bal, g.log)
+	if g.registry != nil {
+		_ = g.registry.Register(t.proxy)
+	}
+	t.follow(g.clusters[lc.Cluster])
+	g.wg.Go(func() { _ = t.proxy.Serve(lis) })
+	return t
+}
+
+// follow balances over c's pool and set from now on, and lets go of the
+// cluster followed before (after a reload).
+func (t *tcpListener) follow(c *cluster) {
+	pool, release := lb.DefaultRegistry.Acquire(tcpPoolName(c.name), c.cfg.Balancer)
+	pb := tcpproxy.NewPoolBalancer(pool)
+	var prober *health.Prober
+	if hc := c.cfg.Balancer.WithDefaults().HealthCheck; hc.Enabled {
+		prober = health.NewProber(health.TCP(), hc.Interval, hc.Timeout, pool.SetServing)
+		pb.WithProber(prober)
+	}
+	unfollow := pb.Follow(c.guard, t.proxy)
+	t.bal.p.Store(pb)
+	t.mu.Lock()
+	prev := t.undo
+	t.undo = func() {
+		unfollow()
+		if prober != nil {
+			prober.Close()
+		}
+		release()
+	}
+	t.mu.Unlock()
+	if prev != nil {
+		prev()
+	}
+}
+
+func (t *tcpListener) stopFollowing() {
+	t.mu.Lock()
+	undo := t.undo
+	t.undo = nil
+	t.mu.Unlock()
+	if undo != nil {
+		undo()
+	}
+}
+
+// tcpPoolName names a cluster's L4 pool in the lb registry.
+func tcpPoolName(cluster string) string { return cluster + "/tcp" }
+
+// swapBalancer lets a reload move a running TCP proxy to another pool.
+type swapBalancer struct {
+	p atomic.Pointer[tcpproxy.PoolBalancer]
+}
+
+func (s *swapBalancer) Pick() (tcpproxy.Endpoint, bool) { return s.p.Load().Pick() }

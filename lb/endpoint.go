@@ -1,0 +1,199 @@
+package lb
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/straitproxy/strait/health"
+)
+
+// Endpoint is one address's balancing state: its latency meter, in-flight
+// count, breaker and counters. It belongs to a Pool and outlives the Sets
+// (pickers) that list it. Safe for concurrent use.
+type Endpoint struct {
+	addr    string
+	pool    *Pool
+	meter   meter
+	breaker *health.CircuitBreaker
+
+	inflight atomic.Int64
+	requests atomic.Uint64
+	failures atomic.Uint64
+	joined   atomic.Int64 // pool nanoseconds of the latest (re)join
+	failedAt atomic.Int64 // pool nanoseconds of the latest failure; noFailure if none
+	fade     atomic.Int64 // time constant of the latest failure's penalty, nanoseconds
+	streak   atomic.Int64 // failures in a row
+	lastErr  atomic.Pointer[failure]
+
+	// notServing and tripped mirror down and broken for the lock-free
+	// pick, which then reads the breaker only for endpoints it tripped.
+	notServing atomic.Bool
+	tripped    atomic.Bool
+
+	// Guarded by pool.mu.
+	member    bool
+	broken    bool // breaker not closed
+	down      bool // an active health check says it does not serve
+	removedAt int64
+}
+
+// out says whether the endpoint counts against the panic threshold.
+// Called with pool.mu held.
+func (e *Endpoint) out() bool { return e.broken || e.down }
+
+// noFailure marks an endpoint that never failed.
+const noFailure = math.MinInt64
+
+type failure struct {
+	msg string
+	at  time.Time
+}
+
+// Addr is the endpoint's host:port.
+func (e *Endpoint) Addr() string { return e.addr }
+
+// InFlight is how many calls (open streams included) are running.
+func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
+
+// cost is the latency the endpoint is expected to answer in: the peak-EWMA
+// estimate, or the penalty of its latest failure while that is higher. The
+// penalty fades with the breaker's timeout as time constant, doubled for
+// each failure in a row (capped at the breaker's longest timeout), not
+// with τ: a failure makes the endpoint unattractive at once; one that
+// failed once is probed again within seconds, one that keeps failing ever
+// more rarely (a penalty folded into the EWMA would stay for several τ).
+func (e *Endpoint) cost(now int64) float64 {
+	c := e.meter.value(now, e.pool.tau)
+	if f := e.failedAt.Load(); f != noFailure {
+		c = max(c, float64(e.pool.opts.Penalty)*math.Exp(-float64(now-f)/float64(e.fade.Load())))
+	}
+	return c
+}
+
+// penalize starts a failure's penalty at now.
+func (e *Endpoint) penalize(now int64) {
+	b := &e.pool.opts.Breaker
+	fade := b.Timeout
+	for n := e.streak.Add(1); n > 1 && fade < b.MaxTimeout; n-- {
+		fade *= 2
+	}
+	e.fade.Store(int64(min(fade, b.MaxTimeout)))
+	e.failedAt.Store(now)
+}
+
+// load is the cost of sending one more call now: the cost times the calls
+// it would share the endpoint with, raised while the endpoint is still in
+// its slow-start ramp.
+func (e *Endpoint) load(now int64) float64 {
+	o := &e.pool.opts
+	l := e.cost(now) * float64(e.inflight.Load()+1)
+	if age := now - e.joined.Load(); age < int64(o.SlowStart) {
+		l /= max(0.1, float64(age)/float64(o.SlowStart))
+	}
+	return l
+}
+
+// available says whether the picker may choose the endpoint: not while
+// ejected or reported not serving, and while half-open only if a probe
+// slot is free. In panic mode every endpoint is available.
+func (e *Endpoint) available(panicking bool) bool {
+	if panicking {
+		return true
+	}
+	if e.notServing.Load() {
+		return false
+	}
+	if !e.tripped.Load() {
+		return true
+	}
+	switch e.breaker.State() {
+	case health.Closed:
+		return true
+	case health.HalfOpen:
+		return e.inflight.Load() < int64(e.pool.opts.Breaker.Probes)
+	default:
+		return false
+	}
+}
+
+// Start admits one call on the endpoint. It fails with health.ErrOpen when
+// the breaker refuses, unless the pool is in panic mode. The caller must
+// End the returned Call.
+func (e *Endpoint) Start() (*Call, error) {
+	done, err := e.breaker.Allow()
+	if err != nil {
+		if !e.pool.Panicking() {
+			return nil, err
+		}
+		done = nil // fail open: the call goes out but the breaker does not hear of it
+	}
+	e.inflight.Add(1)
+	e.requests.Add(1)
+	return &Call{ep: e, start: e.pool.nanos(), breakerDone: done}, nil
+}
+
+// onBreaker keeps the pool's count of ejected members; it runs under the
+// breaker's lock and only takes the pool's.
+func (e *Endpoint) onBreaker(_, to health.State) {
+	p := e.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.change(e, func() { e.broken = to != health.Closed })
+	e.tripped.Store(e.broken)
+}
+
+// Call is one admitted call. End it exactly once; for streams, call
+// FirstResponse when the first response (headers or message) arrives so
+// that the estimate measures time to first response, not the stream's
+// lifetime. Safe for concurrent use.
+type Call struct {
+	ep          *Endpoint
+	start       int64
+	breakerDone func(health.Verdict)
+	sampled     atomic.Bool
+	ended       atomic.Bool
+}
+
+// Endpoint is the endpoint the call went to.
+func (c *Call) Endpoint() *Endpoint { return c.ep }
+
+// FirstResponse records the latency to the first response.
+func (c *Call) FirstResponse() {
+	if c.sampled.CompareAndSwap(false, true) {
+		p := c.ep.pool
+		now := p.nanos()
+		c.ep.meter.observe(float64(now-c.start), now, p.tau)
+	}
+}
+
+// End reports the call's verdict; err is kept as the endpoint's last error
+// when the verdict is a failure.
+func (c *Call) End(v health.Verdict, err error) {
+	if !c.ended.CompareAndSwap(false, true) {
+		return
+	}
+	e, p := c.ep, c.ep.pool
+	e.inflight.Add(-1)
+	now := p.nanos()
+	switch v {
+	case health.Failure:
+		e.failures.Add(1)
+		if err != nil {
+			e.lastErr.Store(&failure{msg: err.Error(), at: p.clock()})
+		}
+		c.sampled.Store(true) // a failure's latency says nothing of the endpoint's speed
+		e.penalize(now)
+	case health.Success:
+		if e.streak.Swap(0) > 0 {
+			// The run of failures is over: what is left of the penalty
+			// fades at the base rate, so a recovered endpoint ramps up
+			// at once while one failing every other call stays costly.
+			e.fade.Store(int64(p.opts.Breaker.Timeout))
+		}
+		c.FirstResponse()
+	}
+	if c.breakerDone != nil {
+		c.breakerDone(v)
+	}
+}

@@ -1,0 +1,57 @@
+package lb
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// meter is a peak-EWMA latency estimate. A sample above the estimate
+// replaces it at once, so a slowing endpoint is noticed on its first slow
+// call; a sample below pulls the estimate toward it with weight
+// 1-exp(-Δt/τ). Between samples the estimate decays toward zero as it is
+// read, so an endpoint that was slow long ago is tried again.
+//
+// Reads take no lock. Writes are serialised by mu; a reader may see a new
+// value with an old stamp, which only shifts the decay by one sample's age.
+type meter struct {
+	mu    sync.Mutex
+	est   atomic.Uint64 // float64 bits, nanoseconds
+	stamp atomic.Int64  // when est was written, nanoseconds on the pool clock
+}
+
+func (m *meter) reset(est float64, now int64) {
+	m.mu.Lock()
+	m.est.Store(math.Float64bits(est))
+	m.stamp.Store(now)
+	m.mu.Unlock()
+}
+
+// value is the estimate at now, decayed since the last sample.
+func (m *meter) value(now int64, tau float64) float64 {
+	est := math.Float64frombits(m.est.Load())
+	dt := float64(now - m.stamp.Load())
+	if dt <= 0 {
+		return est
+	}
+	return est * math.Exp(-dt/tau)
+}
+
+// observe folds in one latency sample (nanoseconds) taken at now. The
+// estimate it starts from is the decayed one a reader would see.
+func (m *meter) observe(rtt float64, now int64, tau float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	prev := m.value(now, tau)
+	next := rtt
+	if rtt < prev {
+		w := math.Exp(-max(0, float64(now-m.stamp.Load())) / tau)
+		next = prev*w + rtt*(1-w)
+	}
+	m.est.Store(math.Float64bits(next))
+	m.stamp.Store(max(now, m.stamp.Load()))
+}
+
+// durationNanos converts for the meter, which works in float nanoseconds.
+func durationNanos(d time.Duration) float64 { return float64(d) }

@@ -1,0 +1,92 @@
+package lb
+
+// Set is an immutable list of a pool's members, built by Pool.Update. Its
+// Pick takes no lock and allocates nothing: per-call state lives in the
+// endpoints' atomics.
+type Set struct {
+	pool *Pool
+	eps  []*Endpoint
+}
+
+// Len is the number of endpoints in the set.
+func (s *Set) Len() int { return len(s.eps) }
+
+// Endpoint returns the i-th endpoint, in the order given to Update.
+func (s *Set) Endpoint(i int) *Endpoint { return s.eps[i] }
+
+// Pick chooses an endpoint by the power of two choices: two distinct
+// random candidates among those that may take traffic, the lower load
+// (estimate × (in-flight+1)) wins. With two endpoints both are compared,
+// with one it is the answer. When every candidate drawn is ejected it scans
+// for any available endpoint and, failing that, fails open. ok is false
+// only for an empty set.
+func (s *Set) Pick() (*Endpoint, bool) {
+	i, ok := s.PickIndex()
+	if !ok {
+		return nil, false
+	}
+	return s.eps[i], true
+}
+
+// PickIndex is Pick returning the endpoint's index in the set.
+func (s *Set) PickIndex() (int, bool) {
+	n := len(s.eps)
+	switch n {
+	case 0:
+		return 0, false
+	case 1:
+		return 0, true
+	}
+	p := s.pool
+	panicking := p.panicking.Load()
+	now := p.nanos()
+	if n == 2 {
+		if i, ok := s.better(0, 1, now, panicking); ok {
+			return i, true
+		}
+		return int(p.rnd() % 2), true
+	}
+	for range 3 {
+		r := p.rnd()
+		i := int(r % uint64(n))
+		j := int((r >> 32) % uint64(n-1))
+		if j >= i {
+			j++
+		}
+		if k, ok := s.better(i, j, now, panicking); ok {
+			return k, true
+		}
+	}
+	return s.scan(int(p.rnd()%uint64(n)), panicking), true
+}
+
+// better returns the available one of i and j with the lower load.
+func (s *Set) better(i, j int, now int64, panicking bool) (int, bool) {
+	a, b := s.eps[i], s.eps[j]
+	aok, bok := a.available(panicking), b.available(panicking)
+	switch {
+	case aok && bok:
+		if b.load(now) < a.load(now) {
+			return j, true
+		}
+		return i, true
+	case aok:
+		return i, true
+	case bok:
+		return j, true
+	}
+	return 0, false
+}
+
+// scan walks the set from start for an available endpoint; when there is
+// none it fails open with start. Only reached when most of the set is
+// ejected and panic mode has not (yet) kicked in.
+func (s *Set) scan(start int, panicking bool) int {
+	n := len(s.eps)
+	for k := range n {
+		if i := (start + k) % n; s.eps[i].available(panicking) {
+			return i
+		}
+	}
+	return start
+}
