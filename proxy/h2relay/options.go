@@ -1,6 +1,7 @@
 package h2relay
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 )
@@ -28,6 +29,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
 	MaxConnsPerEndpoint int
+	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
+	// an empty ServerName is taken from the endpoint's host.
+	UpstreamTLS *tls.Config
 	// Flood limits per client connection: sustained rate per second and
 	// burst of client resets (rapid reset), PINGs, SETTINGS and empty or
 	// otherwise useless frames. Exceeding one ends the connection with

@@ -1,7 +1,9 @@
 package h2relay
 
 import (
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"sync"
@@ -57,6 +59,25 @@ func (t *transport) reapIdle(cutoff time.Time) {
 		}
 		p.mu.Unlock()
 	}
+}
+
+// dial connects to an endpoint, over TLS when configured.
+func (t *transport) dial(addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: t.o.ConnectTimeout}
+	if t.o.UpstreamTLS == nil {
+		return d.Dial("tcp", addr)
+	}
+	cfg := t.o.UpstreamTLS.Clone()
+	cfg.NextProtos = []string{"h2"}
+	nc, err := (&tls.Dialer{NetDialer: d, Config: cfg}).Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if p := nc.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != "h2" {
+		nc.Close()
+		return nil, fmt.Errorf("%s negotiated %q, not h2", addr, p)
+	}
+	return nc, nil
 }
 
 func (t *transport) close() {
@@ -176,7 +197,7 @@ func (p *pool) dialLocked() {
 
 func (p *pool) dial() {
 	defer p.t.wg.Done()
-	nc, err := net.DialTimeout("tcp", p.addr, p.t.o.ConnectTimeout)
+	nc, err := p.t.dial(p.addr)
 	p.mu.Lock()
 	if err == nil && p.closed {
 		nc.Close()

@@ -77,3 +77,13 @@ func TestServeConnOverTLS(t *testing.T) {
 		t.Fatalf("over TLS: %v", err)
 	}
 }
+
+func TestUpstreamTLS(t *testing.T) {
+	cert, roots := selfSigned(t)
+	b := startBackend(t, "b0", grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	client := dialClient(t, startRelay(t, h2relay.Options{UpstreamTLS: &tls.Config{RootCAs: roots}}, b.addr))
+	resp, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{})
+	if err != nil || resp.GetHostname() != "b0" {
+		t.Fatalf("to a TLS endpoint: %v", err)
+	}
+}
