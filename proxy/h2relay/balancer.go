@@ -1,6 +1,7 @@
 package h2relay
 
 import (
+	"crypto/tls"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +15,14 @@ import (
 type Balancer interface {
 	// Pick admits one call; ok is false when no endpoint can take it.
 	Pick() (c Call, ok bool)
+}
+
+// TLSBalancer is a Balancer whose endpoints are reached over TLS (ALPN
+// h2) with their own configuration, such as a cluster's upstream TLS.
+type TLSBalancer interface {
+	Balancer
+	// UpstreamTLS is the client configuration; nil means h2c.
+	UpstreamTLS() *tls.Config
 }
 
 // Call is one admitted call on one endpoint. The relay calls

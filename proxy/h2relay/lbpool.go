@@ -2,6 +2,7 @@ package h2relay
 
 import (
 	"context"
+	"crypto/tls"
 	"time"
 
 	"github.com/straitproxy/strait/health"
@@ -15,9 +16,19 @@ import (
 // meter and breakers as the grpc-go path's Done callbacks do.
 type LBPool struct {
 	pool *lb.Pool
+	tls  *tls.Config
 }
 
-var _ Balancer = LBPool{}
+var _ TLSBalancer = LBPool{}
+
+// WithTLS returns b dialing its endpoints over TLS with c.
+func (b LBPool) WithTLS(c *tls.Config) LBPool {
+	b.tls = c
+	return b
+}
+
+// UpstreamTLS is the TLS configuration set by WithTLS.
+func (b LBPool) UpstreamTLS() *tls.Config { return b.tls }
 
 // NewLBPool balances over pool and keeps its members equal to guard's
 // sets until cancel is called. Create it after guard.Ready() so the

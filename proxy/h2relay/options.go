@@ -30,7 +30,8 @@ type Options struct {
 	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
 	MaxConnsPerEndpoint int
 	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
-	// an empty ServerName is taken from the endpoint's host.
+	// an empty ServerName is taken from the endpoint's host. A
+	// TLSBalancer's own configuration takes precedence.
 	UpstreamTLS *tls.Config
 	// Flood limits per client connection: sustained rate per second and
 	// burst of client resets (rapid reset), PINGs, SETTINGS and empty or

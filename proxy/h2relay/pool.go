@@ -23,17 +23,24 @@ type transport struct {
 	wg *sync.WaitGroup
 
 	mu     sync.Mutex
-	pools  map[string]*pool
+	pools  map[poolKey]*pool
 	closed bool
 }
 
-func (t *transport) pool(addr string) *pool {
+// poolKey names a pool: an endpoint, reached with or without TLS.
+type poolKey struct {
+	addr string
+	tls  *tls.Config
+}
+
+func (t *transport) pool(addr string, tlsConf *tls.Config) *pool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	p := t.pools[addr]
+	k := poolKey{addr, tlsConf}
+	p := t.pools[k]
 	if p == nil {
-		p = &pool{t: t, addr: addr, closed: t.closed}
-		t.pools[addr] = p
+		p = &pool{t: t, addr: addr, tls: tlsConf, closed: t.closed}
+		t.pools[k] = p
 	}
 	return p
 }
@@ -62,12 +69,12 @@ func (t *transport) reapIdle(cutoff time.Time) {
 }
 
 // dial connects to an endpoint, over TLS when configured.
-func (t *transport) dial(addr string) (net.Conn, error) {
+func (t *transport) dial(addr string, tlsConf *tls.Config) (net.Conn, error) {
 	d := &net.Dialer{Timeout: t.o.ConnectTimeout}
-	if t.o.UpstreamTLS == nil {
+	if tlsConf == nil {
 		return d.Dial("tcp", addr)
 	}
-	cfg := t.o.UpstreamTLS.Clone()
+	cfg := tlsConf.Clone()
 	cfg.NextProtos = []string{"h2"}
 	nc, err := (&tls.Dialer{NetDialer: d, Config: cfg}).Dial("tcp", addr)
 	if err != nil {
@@ -97,6 +104,7 @@ func (t *transport) close() {
 type pool struct {
 	t    *transport
 	addr string
+	tls  *tls.Config // nil: h2c
 
 	mu        sync.Mutex
 	conns     []*upConn
@@ -197,7 +205,7 @@ func (p *pool) dialLocked() {
 
 func (p *pool) dial() {
 	defer p.t.wg.Done()
-	nc, err := p.t.dial(p.addr)
+	nc, err := p.t.dial(p.addr, p.tls)
 	p.mu.Lock()
 	if err == nil && p.closed {
 		nc.Close()

@@ -47,7 +47,7 @@ type Server struct {
 func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 	s := &Server{o: o.withDefaults(), lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
 	s.SetRoutes(router, clusters)
-	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[string]*pool{}}
+	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
 	s.wg.Add(1)
 	go s.reapIdle()
 	return s

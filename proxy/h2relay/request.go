@@ -1,6 +1,7 @@
 package h2relay
 
 import (
+	"crypto/tls"
 	"errors"
 	"strconv"
 
@@ -127,12 +128,23 @@ func (srv *Server) dispatch(s *stream) {
 		}
 		s.call = call
 		s.ended.Store(false)
-		if srv.tr.pool(call.Addr()).enqueue(s) {
+		if srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).enqueue(s) {
 			return
 		}
 		s.end(Outcome{Err: errEndpointDown})
 	}
 	s.failUnavailable("strait: no endpoint available")
+}
+
+// upstreamTLS is how bal's endpoints are reached: its own TLS when it
+// has one (a TLSBalancer), else Options.UpstreamTLS.
+func (srv *Server) upstreamTLS(bal Balancer) *tls.Config {
+	if tb, ok := bal.(TLSBalancer); ok {
+		if c := tb.UpstreamTLS(); c != nil {
+			return c
+		}
+	}
+	return srv.o.UpstreamTLS
 }
 
 // errEndpointDown ends a call picked for an endpoint whose last dial

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -87,3 +88,29 @@ func TestUpstreamTLS(t *testing.T) {
 		t.Fatalf("to a TLS endpoint: %v", err)
 	}
 }
+
+// A TLSBalancer's own configuration reaches its endpoints over TLS while
+// the server's default stays h2c.
+func TestTLSBalancer(t *testing.T) {
+	cert, roots := selfSigned(t)
+	b := startBackend(t, "b0", grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
+	bal := tlsRecorder{&recorder{addr: b.addr}, &tls.Config{RootCAs: roots}}
+	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	client := dialClient(t, lis.Addr().String())
+	if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
+		t.Fatalf("to a TLS endpoint: %v", err)
+	}
+}
+
+type tlsRecorder struct {
+	*recorder
+	conf *tls.Config
+}
+
+func (r tlsRecorder) UpstreamTLS() *tls.Config { return r.conf }
