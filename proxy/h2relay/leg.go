@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
 )
 
 // stream is one relayed call: the client's stream (down) and the
@@ -23,6 +24,13 @@ type stream struct {
 
 	// Owned by the client connection's reader.
 	contentLen, bodyLen int64
+
+	// For Options.Observe: set when the call opens; code under the
+	// client connection's mu, once a status goes out.
+	method, cluster string
+	start           time.Time
+	code            codes.Code
+	coded           bool
 }
 
 // chunk is one queued item for a leg: DATA bytes, a header block, or a
@@ -105,6 +113,9 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			l.finishLocked()
 		case ch.fields != nil:
 			c.writeHeadersLocked(l.id, ch.fields, ch.end)
+			if ch.end && !l.isUp() {
+				l.s.code, l.s.coded = grpcStatus(ch.fields)
+			}
 			l.sentHeaders = true
 			l.sentEnd = l.sentEnd || ch.end
 		default:
@@ -167,6 +178,7 @@ func (l *leg) finishLocked() {
 		l.s.upClosed(c)
 	} else {
 		l.s.srv.downClosed(c)
+		l.s.srv.observe(l.s)
 	}
 }
 

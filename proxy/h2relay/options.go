@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"time"
+
+	"google.golang.org/grpc/codes"
 )
 
 // Options shape one relay listener. Zero fields take the defaults noted.
@@ -40,6 +42,22 @@ type Options struct {
 	ResetRate, PingRate, SettingsRate, EmptyRate Rate
 	// Logger receives connection-level events (discarded).
 	Logger *slog.Logger
+	// Observe, when set, hears of every finished client call, for
+	// metrics. It runs under relay locks: it must not block.
+	Observe func(Observation)
+}
+
+// Observation is one finished client call.
+type Observation struct {
+	// Method is the request's :path; Cluster is "" when unrouted.
+	Method, Cluster string
+	// Endpoint served the call ("" when none was picked).
+	Endpoint string
+	// Code is the grpc-status sent to the client; Canceled when the
+	// stream ended by a reset without one.
+	Code codes.Code
+	// Duration runs from the request headers to the end of the stream.
+	Duration time.Duration
 }
 
 // Rate is a token bucket: PerSecond sustained, Burst at once.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/codes"
 )
 
 // Router maps a method path, "/pkg.Service/Method", to a cluster name.
@@ -59,14 +61,14 @@ func (s *Server) SetRoutes(router Router, clusters map[string]Balancer) {
 	s.routes.Store(&routes{router: router, clusters: clusters})
 }
 
-func (s *Server) route(path string) (Balancer, bool) {
+func (s *Server) route(path string) (string, Balancer, bool) {
 	r := s.routes.Load()
 	name, ok := r.router.Route(path)
 	if !ok {
-		return nil, false
+		return "", nil, false
 	}
 	b, ok := r.clusters[name]
-	return b, ok
+	return name, b, ok
 }
 
 // Serve accepts connections on lis until Stop; it returns nil then.
@@ -125,6 +127,22 @@ func (s *Server) downClosed(c *conn) {
 	if d.open--; d.open == 0 {
 		d.idleAt = time.Now()
 	}
+}
+
+// observe reports a finished call to Options.Observe; runs under the
+// client connection's mu.
+func (s *Server) observe(st *stream) {
+	if s.o.Observe == nil {
+		return
+	}
+	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: time.Since(st.start)}
+	if st.coded {
+		o.Code = st.code
+	}
+	if st.call != nil {
+		o.Endpoint = st.call.Addr()
+	}
+	s.o.Observe(o)
 }
 
 func (s *Server) forget(d *downConn) {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"strconv"
+	"time"
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
@@ -89,7 +90,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 
 // open1 starts one call: route, pick, queue for an upstream connection.
 func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) *stream {
-	s := &stream{srv: d.srv}
+	s := &stream{srv: d.srv, method: path, start: time.Now()}
 	s.down.s, s.up.s = s, s
 	s.down.queue, s.up.queue = s.down.queueBuf[:0], s.up.queueBuf[:0]
 	s.down.id = id
@@ -103,7 +104,8 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	d.open++
 	d.mu.Unlock()
 
-	bal, ok := d.srv.route(path)
+	cluster, bal, ok := d.srv.route(path)
+	s.cluster = cluster
 	if !ok {
 		failDown(&s.down, codes.Unimplemented, "strait: no route for method "+path)
 		return s
