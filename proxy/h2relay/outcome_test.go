@@ -199,11 +199,17 @@ func TestSetRoutes(t *testing.T) {
 	if got := served(); got != "b0" {
 		t.Fatalf("served by %s, want b0", got)
 	}
+	if c, ok := srv.Route("/any.S/M"); !ok || c != "c" {
+		t.Fatalf("Route = %q, %v", c, ok)
+	}
 	srv.SetRoutes(proxy.NewRouter("c"), to(b1.addr))
 	if got := served(); got != "b1" {
 		t.Fatalf("after SetRoutes served by %s, want b1", got)
 	}
 	srv.SetRoutes(proxy.NewRouter(""), to(b1.addr))
+	if _, ok := srv.Route("/any.S/M"); ok {
+		t.Fatal("Route found a cluster in an empty table")
+	}
 	if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("with no route: %v, want Unimplemented", err)
 	}

@@ -61,6 +61,12 @@ func (s *Server) SetRoutes(router Router, clusters map[string]Balancer) {
 	s.routes.Store(&routes{router: router, clusters: clusters})
 }
 
+// Route names the cluster that method goes to (for metrics labels, as
+// proxy.Server.Route).
+func (s *Server) Route(method string) (string, bool) {
+	return s.routes.Load().router.Route(method)
+}
+
 func (s *Server) route(path string) (string, Balancer, bool) {
 	r := s.routes.Load()
 	name, ok := r.router.Route(path)
