@@ -4,13 +4,12 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN make build VERSION=container
+RUN make strait VERSION=container
 
 FROM scratch
 COPY --from=build /src/bin/strait /strait
-COPY --from=build /src/configs /etc/strait
 USER 65532:65532
 # 9000: gRPC listener of the example config; 9901: admin (health, metrics).
 EXPOSE 9000 9901
 ENTRYPOINT ["/strait", "serve"]
-CMD ["-config", "/etc/strait/demo.yaml"]
+CMD ["-config", "/etc/strait/strait.yaml"]

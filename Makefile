@@ -3,10 +3,13 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build test test-deps demo bench vet clean
+.PHONY: build strait test test-deps demo bench vet clean
 
-build:
+# strait alone: a static binary (the Dockerfile builds this).
+strait:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/strait ./cmd/strait
+
+build: strait
 	$(GO) build -o bin/demo-backend ./examples/backend/cmd/demo-backend
 	$(GO) build -o bin/loadgen ./examples/loadgen
 

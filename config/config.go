@@ -10,6 +10,7 @@ import (
 
 	"github.com/straitproxy/strait/lb"
 	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+	"github.com/straitproxy/strait/upstream/etcd"
 )
 
 // Config is a whole strait configuration file.
@@ -95,6 +96,9 @@ type Route struct {
 type Cluster struct {
 	// Endpoints is a static list of host:port (go-zero's Endpoints).
 	Endpoints []string `yaml:"endpoints"`
+	// Etcd discovers the endpoints in etcd, in go-zero's key layout
+	// (go-zero's Etcd: hosts + key).
+	Etcd *etcd.Config `yaml:"etcd"`
 	// TLS, when set, dials the endpoints over TLS.
 	TLS *UpstreamTLS `yaml:"tls"`
 	// Balancer chooses an endpoint per call (P2C over peak-EWMA by

@@ -43,6 +43,29 @@ func TestParseGood(t *testing.T) {
 	}
 }
 
+func TestParseEtcdCluster(t *testing.T) {
+	c, err := config.Parse([]byte(`
+listeners: [{address: 127.0.0.1:9000, default_cluster: user}]
+clusters:
+  user:
+    etcd:
+      hosts: [127.0.0.1:2379, "https://etcd-1:2379"]
+      key: user.rpc
+      user: strait
+      pass: secret
+      tls: {ca: ca.pem, cert: c.pem, key: k.pem}
+      dial_timeout: 1500ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Clusters["user"].Etcd
+	if e == nil || len(e.Hosts) != 2 || e.Key != "user.rpc" || e.User != "strait" || e.Pass != "secret" ||
+		e.TLS == nil || e.TLS.Key != "k.pem" || e.DialTimeout != 1500*time.Millisecond {
+		t.Fatalf("etcd = %+v", e)
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n"))
 	if err != nil {
@@ -67,10 +90,20 @@ func TestParseBad(t *testing.T) {
 		{"unknown nested key", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, routes: [{servce: a.B, cluster: user}]}]\n" + base,
 			`config: listeners[0].routes[0].servce: unknown field (line 1; known: service, prefix, cluster)`},
 		{"unknown cluster key", lis + "clusters: {user: {endpoints: ['h:1'], endpionts: []}}",
-			`config: clusters.user.endpionts: unknown field (line 2; known: endpoints, tls, balancer)`},
+			`config: clusters.user.endpionts: unknown field (line 2; known: endpoints, etcd, tls, balancer)`},
 		{"no listeners", base, `config: listeners: at least one listener is required`},
 		{"no clusters", lis, `config: clusters: at least one cluster is required`},
-		{"cluster without source", lis + "clusters: {user: {}}", `config: clusters.user: needs a source: endpoints`},
+		{"cluster without source", lis + "clusters: {user: {}}", `config: clusters.user: needs a source: endpoints or etcd`},
+		{"etcd host without port", lis + "clusters: {user: {etcd: {hosts: [etcd-1], key: user.rpc}}}",
+			`config: clusters.user.etcd.hosts[0]: "etcd-1" is not host:port`},
+		{"etcd without key", lis + "clusters: {user: {etcd: {hosts: ['etcd-1:2379']}}}",
+			`config: clusters.user.etcd.key: is required (the registration prefix, e.g. user.rpc)`},
+		{"etcd and endpoints", lis + "clusters: {user: {endpoints: ['h:1'], etcd: {hosts: ['etcd-1:2379'], key: user.rpc}}}",
+			`config: clusters.user: has two sources: keep endpoints or etcd`},
+		{"etcd unknown key", lis + "clusters: {user: {etcd: {hosts: ['etcd-1:2379'], key: user.rpc, password: x}}}",
+			`config: clusters.user.etcd.password: unknown field (line 2; known: hosts, key, user, pass, tls, dial_timeout)`},
+		{"etcd bad timeout", lis + "clusters: {user: {etcd: {hosts: ['etcd-1:2379'], key: user.rpc, dial_timeout: soon}}}",
+			`config: clusters.user.etcd.dial_timeout: "soon" is not a duration (like 500ms, 5s, 1m)`},
 		{"route to missing cluster", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, cluster: nope}]}]\n" + base,
 			`config: listeners[0].routes[0].cluster: "nope" is not a defined cluster`},
 		{"default to missing cluster", "listeners: [{address: 127.0.0.1:9000, default_cluster: nope}]\n" + base,

@@ -1,12 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/straitproxy/strait/upstream/etcd"
 )
 
 func (c *Config) validate() error {
@@ -127,8 +130,19 @@ func (c *Config) validateRoute(r Route, path string) error {
 }
 
 func (cl Cluster) validate(path string) error {
-	if len(cl.Endpoints) == 0 {
-		return errorf(path, "needs a source: endpoints")
+	switch {
+	case len(cl.Endpoints) == 0 && cl.Etcd == nil:
+		return errorf(path, "needs a source: endpoints or etcd")
+	case len(cl.Endpoints) > 0 && cl.Etcd != nil:
+		return errorf(path, "has two sources: keep endpoints or etcd")
+	case cl.Etcd != nil:
+		if err := cl.Etcd.Validate(); err != nil {
+			var fe *etcd.FieldError
+			if errors.As(err, &fe) {
+				return errorf(path+".etcd."+fe.Field, "%s", fe.Msg)
+			}
+			return errorf(path+".etcd", "%s", err)
+		}
 	}
 	for i, ep := range cl.Endpoints {
 		if err := checkHostPort(ep); err != nil {

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,10 @@ func TestDefaultBalancerAvoidsSlowNode(t *testing.T) {
 	fast1.SetLatency(2 * time.Millisecond)
 	fast2.SetLatency(2 * time.Millisecond)
 	slow.SetLatency(20 * time.Millisecond)
-	gw, addr := startGateway(t, parse(t, greeterConfig(fast1.Addr(), fast2.Addr(), slow.Addr())))
+	// A short tau lets the estimates forget the scheduling stalls of a
+	// shared machine quickly; the 10s default would latch them longer.
+	cfg := strings.Replace(greeterConfig(fast1.Addr(), fast2.Addr(), slow.Addr()), "]}}", "], balancer: {tau: 1s}}}", 1)
+	gw, addr := startGateway(t, parse(t, cfg))
 	conn := dial(t, addr, nil)
 	counts := map[string]int{}
 	const calls = 300

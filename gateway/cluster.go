@@ -13,6 +13,7 @@ import (
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
+	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/static"
 )
 
@@ -23,13 +24,14 @@ type cluster struct {
 	cfg  config.Cluster
 	// source names the discovery backend: static, etcd or k8s.
 	source string
+	src    upstream.Source
 	guard  *upstream.Guard
 	proxy  *proxy.Cluster
 	cancel context.CancelFunc
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
-	src, kind, err := newSource(cc)
+	src, kind, err := g.newSource(name, cc)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)
 	}
@@ -60,11 +62,15 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{name: name, cfg: cc, source: kind, guard: guard, proxy: pc}, nil
+	return &cluster{name: name, cfg: cc, source: kind, src: src, guard: guard, proxy: pc}, nil
 }
 
 // newSource returns the cluster's discovery source and its kind.
-func newSource(cc config.Cluster) (upstream.Source, string, error) {
+func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, string, error) {
+	if cc.Etcd != nil {
+		src, err := etcd.New(*cc.Etcd, g.log.With("cluster", name))
+		return src, admin.SourceEtcd, err
+	}
 	return static.New(cc.Endpoints), admin.SourceStatic, nil
 }
 

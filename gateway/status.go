@@ -5,6 +5,7 @@ import (
 
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/lb"
+	"github.com/straitproxy/strait/upstream"
 )
 
 // Status reports every cluster's discovery state and each endpoint's
@@ -21,6 +22,9 @@ func (g *Gateway) Status() admin.Status {
 	for _, name := range sortedNames(clusters) {
 		c := clusters[name]
 		cs := admin.FromSnapshot(c.source, c.guard.Snapshot())
+		if sc, ok := c.src.(upstream.SkipCounter); ok {
+			cs.SkippedValues = sc.SkippedValues()
+		}
 		if pool, ok := lb.DefaultRegistry.Pool(name); ok {
 			addBalancerState(&cs, pool.Stats())
 		} else if pool, ok := lb.DefaultRegistry.Pool(tcpPoolName(name)); ok {

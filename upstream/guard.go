@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -104,7 +105,7 @@ func (g *Guard) apply(u Update) {
 		return
 	}
 	eps := Normalize(u.Endpoints)
-	changed := !slices.EqualFunc(eps, g.snap.Endpoints, func(a, b Endpoint) bool { return a.Addr == b.Addr })
+	changed := !slices.EqualFunc(eps, g.snap.Endpoints, sameEndpoint)
 	wasSynced := g.snap.State == Synced
 	g.snap.Endpoints = eps
 	g.snap.State = Synced
@@ -126,6 +127,12 @@ func (g *Guard) apply(u Update) {
 		}
 	}
 	g.publishLocked()
+}
+
+// sameEndpoint compares metadata too, so a registration that changes only
+// its metadata still reaches subscribers.
+func sameEndpoint(a, b Endpoint) bool {
+	return a.Addr == b.Addr && maps.Equal(a.Metadata, b.Metadata)
 }
 
 // loadSavedLocked serves the saved set, if any, while the Source has never

@@ -185,3 +185,11 @@ func TestReloadRefusesBadFileAndKeepsServing(t *testing.T) {
 		t.Fatal("a refused reload replaced the running configuration")
 	}
 }
+
+func TestRegisterSubcommandIsDispatched(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"register", "--etcd", "127.0.0.1:1", "--key", "k", "--addr", "0.0.0.0:8080"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "--advertise") {
+		t.Fatalf("exit %d, stderr %q; want 2 and a hint about --advertise", code, stderr.String())
+	}
+}

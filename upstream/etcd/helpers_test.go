@@ -1,0 +1,195 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/upstream"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// fastOpts make a Source notice failures and retry quickly in tests.
+var fastOpts = []Option{WithProbeInterval(100 * time.Millisecond), WithBackoff(50*time.Millisecond, 300*time.Millisecond)}
+
+// testConfig is a Config for hosts with a short dial timeout.
+func testConfig(hosts []string, key string) Config {
+	return Config{Hosts: hosts, Key: key, DialTimeout: 500 * time.Millisecond}
+}
+
+// runGuard runs src under a Guard until the test ends (or stop is called).
+func runGuard(t *testing.T, src upstream.Source, saved *upstream.SavedSets) (*upstream.Guard, func()) {
+	t.Helper()
+	g := upstream.NewGuard("user", src, nil)
+	if saved != nil {
+		g.WithSavedSets(saved)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Run(ctx)
+	}()
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return g, stop
+}
+
+// newSource builds a Source for hosts, failing the test on error.
+func newSource(t *testing.T, hosts []string, key string, opts ...Option) *Source {
+	t.Helper()
+	src, err := New(testConfig(hosts, key), nil, append(slices.Clone(fastOpts), opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
+// register puts key/<lease> = value under a new lease of ttl seconds, the
+// way go-zero does, and returns the lease.
+func register(t *testing.T, cli *clientv3.Client, key, value string, ttl int64) clientv3.LeaseID {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := cli.Grant(ctx, ttl)
+	if err != nil {
+		t.Fatalf("grant: %v", err)
+	}
+	if _, err := cli.Put(ctx, fmt.Sprintf("%s/%d", key, l.ID), value, clientv3.WithLease(l.ID)); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	return l.ID
+}
+
+func revoke(t *testing.T, cli *clientv3.Client, id clientv3.LeaseID) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cli.Revoke(ctx, id); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+}
+
+// waitSet waits until g serves exactly want (sorted) in state st.
+func waitSet(t *testing.T, g *upstream.Guard, st upstream.State, timeout time.Duration, want ...string) time.Duration {
+	t.Helper()
+	slices.Sort(want)
+	start := time.Now()
+	testutil.WaitFor(t, timeout, fmt.Sprintf("set %v %v", want, st), func() bool {
+		s := g.Snapshot()
+		return s.State == st && slices.Equal(upstream.Addrs(s.Endpoints), want)
+	})
+	return time.Since(start)
+}
+
+// startBackend starts a demo backend on loopback, stopped when the test ends.
+func startBackend(t *testing.T, name string) *backend.Server {
+	t.Helper()
+	b, err := backend.Start("127.0.0.1:0", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Stop)
+	return b
+}
+
+// throughStrait puts strait's data path (the proxy, its guard-fed
+// resolver and balancer) in front of g's cluster, and returns a client
+// connected to strait.
+func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
+	t.Helper()
+	cl, err := proxy.NewCluster("user", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20, ConnectTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	r := proxy.NewRouter("user")
+	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"user": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() { srv.Stop(); <-served })
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// load sends SayHello calls on two workers, paced, until stopped or a
+// bound of time is reached, and counts the outcomes.
+type load struct {
+	ok, failed atomic.Int64
+	lastErr    atomic.Value
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// maxLoad bounds every load loop, whatever the test does.
+const maxLoad = 90 * time.Second
+
+func startLoad(t *testing.T, cc *grpc.ClientConn) *load {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), maxLoad)
+	l := &load{cancel: cancel}
+	client := pb.NewGreeterClient(cc)
+	for range 2 {
+		l.wg.Add(1)
+		go l.worker(ctx, client)
+	}
+	t.Cleanup(l.stop)
+	return l
+}
+
+func (l *load) worker(ctx context.Context, c pb.GreeterClient) {
+	defer l.wg.Done()
+	pace := time.NewTicker(2 * time.Millisecond)
+	defer pace.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-pace.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := c.SayHello(cctx, &pb.HelloRequest{Name: "load"})
+		cancel()
+		switch {
+		case err == nil:
+			l.ok.Add(1)
+		case ctx.Err() == nil:
+			l.failed.Add(1)
+			l.lastErr.Store(err)
+		}
+	}
+}
+
+func (l *load) stop() {
+	l.cancel()
+	l.wg.Wait()
+}

@@ -1,0 +1,227 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// stepSource is a Source driven by the test: push hands it one update and
+// returns once the Guard has applied it. A real registry is not needed to
+// test the Guard's rules; the etcd package tests them against real etcd.
+type stepSource struct {
+	in  chan Update
+	ack chan struct{}
+}
+
+func newStepSource() *stepSource {
+	return &stepSource{in: make(chan Update), ack: make(chan struct{})}
+}
+
+func (s *stepSource) Run(ctx context.Context, emit func(Update)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-s.in:
+			emit(u)
+			s.ack <- struct{}{}
+		}
+	}
+}
+
+func (s *stepSource) push(u Update) {
+	s.in <- u
+	<-s.ack
+}
+
+func set(addrs ...string) Update {
+	eps := make([]Endpoint, len(addrs))
+	for i, a := range addrs {
+		eps[i] = Endpoint{Addr: a}
+	}
+	return Update{Endpoints: eps}
+}
+
+// runGuard runs a Guard over a stepSource until the test ends.
+func runGuard(t *testing.T, saved *SavedSets) (*Guard, *stepSource) {
+	t.Helper()
+	src := newStepSource()
+	g := NewGuard("user", src, nil)
+	if saved != nil {
+		g.WithSavedSets(saved)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return g, src
+}
+
+func expect(t *testing.T, g *Guard, st State, addrs ...string) {
+	t.Helper()
+	s := g.Snapshot()
+	if s.State != st || !slices.Equal(Addrs(s.Endpoints), addrs) {
+		t.Fatalf("snapshot = %v %v, want %v %v", s.State, Addrs(s.Endpoints), st, addrs)
+	}
+}
+
+func TestGuardFreezesOnErrorAndAppliesRemovals(t *testing.T) {
+	g, src := runGuard(t, nil)
+	expect(t, g, NeverSynced)
+	src.push(set("b:1", "a:1", "b:1"))
+	expect(t, g, Synced, "a:1", "b:1")
+
+	boom := errors.New("etcd down")
+	src.push(Update{Err: boom, Endpoints: nil})
+	expect(t, g, Stale, "a:1", "b:1")
+	if s := g.Snapshot(); !errors.Is(s.LastErr, boom) || s.LastSync.IsZero() {
+		t.Errorf("stale snapshot = %+v, want LastErr %v and LastSync kept", s, boom)
+	}
+	src.push(Update{Err: boom})
+	expect(t, g, Stale, "a:1", "b:1")
+
+	src.push(set("a:1"))
+	expect(t, g, Synced, "a:1")
+	if s := g.Snapshot(); s.LastErr != nil {
+		t.Errorf("LastErr = %v after a sync", s.LastErr)
+	}
+	src.push(set())
+	expect(t, g, Synced)
+}
+
+func TestGuardPublishesMetadataChanges(t *testing.T) {
+	g, src := runGuard(t, nil)
+	var seen []Snapshot
+	cancel := g.Subscribe(func(s Snapshot) { seen = append(seen, s) })
+	defer cancel()
+	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
+	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
+	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "2"}}}})
+	if len(seen) != 3 {
+		t.Fatalf("subscriber saw %d snapshots, want 3 (initial, first set, new metadata)", len(seen))
+	}
+	if w := seen[2].Endpoints[0].Metadata["w"]; w != "2" {
+		t.Errorf("metadata w = %q, want 2", w)
+	}
+}
+
+func TestGuardReadyOnFirstReport(t *testing.T) {
+	g, src := runGuard(t, nil)
+	select {
+	case <-g.Ready():
+		t.Fatal("ready before any report")
+	default:
+	}
+	src.push(Update{Err: errors.New("etcd down")})
+	select {
+	case <-g.Ready():
+	default:
+		t.Fatal("not ready after the first report (an error)")
+	}
+	expect(t, g, NeverSynced)
+}
+
+func TestGuardWarmStartFromSavedSet(t *testing.T) {
+	saved, err := NewSavedSets(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, src := runGuard(t, saved)
+	src.push(set("a:1", "b:1"))
+	got, err := saved.Load("user")
+	if err != nil || !slices.Equal(Addrs(got), []string{"a:1", "b:1"}) {
+		t.Fatalf("saved = %v, %v; want a:1 b:1", got, err)
+	}
+
+	// Next run: the registry is down from the start.
+	g, src = runGuard(t, saved)
+	src.push(Update{Err: errors.New("etcd down")})
+	expect(t, g, Stale, "a:1", "b:1")
+	src.push(set("c:1"))
+	expect(t, g, Synced, "c:1")
+	if got, _ := saved.Load("user"); !slices.Equal(Addrs(got), []string{"c:1"}) {
+		t.Errorf("saved = %v after sync, want c:1", got)
+	}
+	// Once the registry has answered in this run, an error keeps this
+	// run's set, not the saved one.
+	src.push(Update{Err: errors.New("etcd down")})
+	expect(t, g, Stale, "c:1")
+}
+
+func TestGuardIgnoresSavedSetWhenRegistryAnswers(t *testing.T) {
+	saved, err := NewSavedSets(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := saved.Save("user", set("old:1").Endpoints); err != nil {
+		t.Fatal(err)
+	}
+	g, src := runGuard(t, saved)
+	src.push(set("new:1"))
+	expect(t, g, Synced, "new:1")
+}
+
+// TestGuardSubscriberOrdering: subscribers that join while sets change see
+// every set from theirs on, in order, and end on the last one.
+func TestGuardSubscriberOrdering(t *testing.T) {
+	g, src := runGuard(t, nil)
+	const sets = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mu sync.Mutex
+			last := -1
+			var bad error
+			cancel := g.Subscribe(func(s Snapshot) {
+				mu.Lock()
+				defer mu.Unlock()
+				if n := len(s.Endpoints); n != last+1 && last >= 0 || n < last {
+					bad = fmt.Errorf("subscriber %d: set of %d after %d", i, n, last)
+				}
+				last = len(s.Endpoints)
+			})
+			defer cancel()
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				mu.Lock()
+				l, b := last, bad
+				mu.Unlock()
+				if b != nil || l == sets || time.Now().After(deadline) {
+					if b == nil && l != sets {
+						b = fmt.Errorf("subscriber %d ended on %d endpoints", i, l)
+					}
+					errs <- b
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	addrs := []string{}
+	for i := 1; i <= sets; i++ {
+		addrs = append(addrs, fmt.Sprintf("10.0.0.1:%d", 1000+i))
+		src.push(set(addrs...))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
