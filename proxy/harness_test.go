@@ -126,8 +126,6 @@ func startGRPCPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMes
 }
 
 func startRelayPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
-	// Ready closes before subscribers hear of the first set; Subscribe
-	// hands over the current set at once, so subscribe after Ready.
 	select {
 	case <-guard.Ready():
 	case <-time.After(5 * time.Second):

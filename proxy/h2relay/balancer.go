@@ -64,9 +64,7 @@ type RoundRobin struct {
 
 var _ Balancer = (*RoundRobin)(nil)
 
-// NewRoundRobin follows guard's sets until cancel is called. Guard.Ready
-// closes just before subscribers hear of the first set, so create it
-// after Ready to have that set at once.
+// NewRoundRobin follows guard's sets until cancel is called.
 func NewRoundRobin(guard *upstream.Guard) (rr *RoundRobin, cancel func()) {
 	rr = &RoundRobin{}
 	cancel = guard.Subscribe(func(s upstream.Snapshot) {

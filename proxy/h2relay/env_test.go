@@ -95,8 +95,6 @@ func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2rela
 	done := make(chan struct{})
 	go func() { guard.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	// Ready closes before subscribers hear of the first set; Subscribe
-	// hands over the current set at once, so subscribe after Ready.
 	select {
 	case <-guard.Ready():
 	case <-time.After(5 * time.Second):

@@ -31,8 +31,7 @@ func (b LBPool) WithTLS(c *tls.Config) LBPool {
 func (b LBPool) UpstreamTLS() *tls.Config { return b.tls }
 
 // NewLBPool balances over pool and keeps its members equal to guard's
-// sets until cancel is called. Create it after guard.Ready() so the
-// first set is in the pool at once.
+// sets until cancel is called.
 func NewLBPool(pool *lb.Pool, guard *upstream.Guard) (b LBPool, cancel func()) {
 	cancel = guard.Subscribe(func(s upstream.Snapshot) {
 		if s.State == upstream.NeverSynced && s.LastErr == nil {
