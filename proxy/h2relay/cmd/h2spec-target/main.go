@@ -2,7 +2,9 @@
 // HTTP/2 conformance runs with h2spec. Behind it is a plain HTTP/2
 // backend that reads each request body and answers with a body, so that
 // h2spec's checks exercise the relay rather than a gRPC server's
-// answers to non-gRPC requests.
+// answers to non-gRPC requests. The backend takes -latency per request,
+// so that streams are still open when h2spec tests the concurrency
+// limit (otherwise the verdict depends on timing).
 //
 //	h2spec-target -addr 127.0.0.1:18443 &
 //	h2spec -h 127.0.0.1 -p 18443 -o 2
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"time"
 
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
@@ -29,20 +32,26 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:18443", "relay listen address (loopback)")
+	latency := flag.Duration("latency", 50*time.Millisecond, "backend time per request")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *latency); err != nil {
 		fmt.Fprintln(os.Stderr, "h2spec-target:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
+func run(addr string, latency time.Duration) error {
 	blis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("backend: %w", err)
 	}
 	backend := &http.Server{Handler: h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
 		io.WriteString(w, "hello from the h2spec backend\n")
 	}), &http2.Server{})}
 	go backend.Serve(blis)
