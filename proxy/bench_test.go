@@ -12,6 +12,7 @@ import (
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -27,15 +28,19 @@ const benchCallers = 50
 // pprof label (part=client|proxy|backend), so a CPU profile splits by
 // part: go test -run '^$' -bench Unary -cpuprofile cpu.out ./proxy &&
 // go tool pprof -tagfocus part=proxy -top proxy.test cpu.out
-func BenchmarkUnaryDirect(b *testing.B) { benchUnary(b, false) }
+func BenchmarkUnaryDirect(b *testing.B) { benchUnary(b, nil) }
 
-func BenchmarkUnaryThroughProxy(b *testing.B) { benchUnary(b, true) }
+func BenchmarkUnaryThroughProxy(b *testing.B) { benchUnary(b, startBenchProxy) }
 
-func benchUnary(b *testing.B, viaProxy bool) {
+// BenchmarkUnaryThroughRelay runs the same load through the frame-level
+// relay (proxy/h2relay) instead of the grpc-go data path.
+func BenchmarkUnaryThroughRelay(b *testing.B) { benchUnary(b, startBenchRelay) }
+
+func benchUnary(b *testing.B, start func(*testing.B, []string) string) {
 	addrs := startBenchBackends(b, 3)
 	addr := addrs[0]
-	if viaProxy {
-		addr = startBenchProxy(b, addrs)
+	if start != nil {
+		addr = start(b, addrs)
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -109,6 +114,32 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 		}
 		b.Cleanup(func() { cl.Close() })
 		srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go srv.Serve(lis)
+		b.Cleanup(srv.Stop)
+		lisAddr = lis.Addr().String()
+	})
+	return lisAddr
+}
+
+// startBenchRelay starts the relay over addrs (round robin), labelled
+// part=proxy.
+func startBenchRelay(b *testing.B, addrs []string) string {
+	b.Helper()
+	var lisAddr string
+	pprof.Do(context.Background(), pprof.Labels("part", "proxy"), func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
+		done := make(chan struct{})
+		go func() { guard.Run(ctx); close(done) }()
+		b.Cleanup(func() { cancel(); <-done })
+		<-guard.Ready()
+		rr, stop := h2relay.NewRoundRobin(guard)
+		b.Cleanup(stop)
+		srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{MaxMessageSize: 4 << 20})
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)

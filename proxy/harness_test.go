@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -25,6 +27,7 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	plane          dataplane
 	backends       int
 	maxMessageSize int
 	// deadAddrs are endpoints where nothing listens.
@@ -47,27 +50,16 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 		h.backends = append(h.backends, b)
 		addrs = append(addrs, b.Addr())
 	}
+	r := proxy.NewRouter("")
+	r.AddPrefix("/grpc.testing.", "c")
+	r.AddService("helloworld.Greeter", "c")
 	ctx, cancel := context.WithCancel(context.Background())
 	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	go func() { guard.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	cl, err := proxy.NewCluster("c", guard, proxy.ClusterOptions{MaxMessageSize: o.maxMessageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	r := proxy.NewRouter("")
-	r.AddPrefix("/grpc.testing.", "c")
-	r.AddService("helloworld.Greeter", "c")
-	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: o.maxMessageSize})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	h.addr = lis.Addr().String()
+	h.addr = o.plane.start(t, r, guard, o.maxMessageSize)
+	var err error
 	h.conn, err = grpc.NewClient(h.addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)))
@@ -101,4 +93,57 @@ func deadAddr(t *testing.T) string {
 	addr := lis.Addr().String()
 	lis.Close()
 	return addr
+}
+
+// dataplane starts one of strait's data paths in front of guard's
+// endpoints and returns its address. Every data-path test runs against
+// each, so the relay and the grpc-go reference cannot drift apart.
+type dataplane struct {
+	name  string
+	start func(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string
+}
+
+var dataplanes = []dataplane{{"grpc", startGRPCPlane}, {"relay", startRelayPlane}}
+
+// eachPlane runs fn as a subtest per data path.
+func eachPlane(t *testing.T, fn func(t *testing.T, dp dataplane)) {
+	for _, dp := range dataplanes {
+		t.Run(dp.name, func(t *testing.T) { fn(t, dp) })
+	}
+}
+
+func startGRPCPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
+	cl, err := proxy.NewCluster("c", guard, proxy.ClusterOptions{MaxMessageSize: maxMessageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
+	lis := listen(t)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+func startRelayPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
+	select {
+	case <-guard.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no endpoint set within 5s")
+	}
+	rr, cancel := h2relay.NewRoundRobin(guard)
+	t.Cleanup(cancel)
+	srv := h2relay.NewServer(r, map[string]h2relay.Balancer{"c": rr}, h2relay.Options{MaxMessageSize: maxMessageSize})
+	lis := listen(t)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis.Addr().String()
+}
+
+func listen(t *testing.T) net.Listener {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lis
 }

@@ -36,74 +36,82 @@ func requestOfSize(t *testing.T, n int) *testpb.SimpleRequest {
 }
 
 func TestMessageSizeLimit(t *testing.T) {
-	const limit = 1 << 20
-	h := startHarness(t, harnessOptions{backends: 1, maxMessageSize: limit})
-	ctx := ctxTimeout(t, 10*time.Second)
-	if _, err := h.client.UnaryCall(ctx, requestOfSize(t, limit)); err != nil {
-		t.Fatalf("request at the limit: %v", err)
-	}
-	_, err := h.client.UnaryCall(ctx, requestOfSize(t, limit+1))
-	if status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("request over the limit: %v, want ResourceExhausted", err)
-	}
-	// A response's encoding is its payload plus 8 bytes of framing fields
-	// (payload tag and length, body tag and length, hostname "b0").
-	resp := func(n int32) error {
-		_, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseSize: n})
-		return err
-	}
-	if err := resp(limit - 16); err != nil {
-		t.Fatalf("response under the limit: %v", err)
-	}
-	if err := resp(limit + 1); status.Code(err) != codes.ResourceExhausted {
-		t.Fatalf("response over the limit: %v, want ResourceExhausted", err)
-	}
-	if _, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
-		t.Fatalf("a call after the oversized ones: %v", err)
-	}
+	eachPlane(t, func(t *testing.T, dp dataplane) {
+		const limit = 1 << 20
+		h := startHarness(t, harnessOptions{plane: dp, backends: 1, maxMessageSize: limit})
+		ctx := ctxTimeout(t, 10*time.Second)
+		if _, err := h.client.UnaryCall(ctx, requestOfSize(t, limit)); err != nil {
+			t.Fatalf("request at the limit: %v", err)
+		}
+		_, err := h.client.UnaryCall(ctx, requestOfSize(t, limit+1))
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("request over the limit: %v, want ResourceExhausted", err)
+		}
+		// A response's encoding is its payload plus 8 bytes of framing fields
+		// (payload tag and length, body tag and length, hostname "b0").
+		resp := func(n int32) error {
+			_, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseSize: n})
+			return err
+		}
+		if err := resp(limit - 16); err != nil {
+			t.Fatalf("response under the limit: %v", err)
+		}
+		if err := resp(limit + 1); status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("response over the limit: %v, want ResourceExhausted", err)
+		}
+		if _, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
+			t.Fatalf("a call after the oversized ones: %v", err)
+		}
+	})
 }
 
 func TestUnroutedMethodIsUnimplemented(t *testing.T) {
-	h := startHarness(t, harnessOptions{backends: 1})
-	err := h.conn.Invoke(ctxTimeout(t, 5*time.Second), "/unknown.Service/Do", &testpb.Empty{}, &testpb.Empty{})
-	st := status.Convert(err)
-	if st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "/unknown.Service/Do") {
-		t.Fatalf("got %v, want Unimplemented naming the method", err)
-	}
+	eachPlane(t, func(t *testing.T, dp dataplane) {
+		h := startHarness(t, harnessOptions{plane: dp, backends: 1})
+		err := h.conn.Invoke(ctxTimeout(t, 5*time.Second), "/unknown.Service/Do", &testpb.Empty{}, &testpb.Empty{})
+		st := status.Convert(err)
+		if st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "/unknown.Service/Do") {
+			t.Fatalf("got %v, want Unimplemented naming the method", err)
+		}
+	})
 }
 
 func TestAllEndpointsDownIsUnavailable(t *testing.T) {
-	h := startHarness(t, harnessOptions{deadAddrs: []string{deadAddr(t), deadAddr(t)}})
-	_, err := h.client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{})
-	if status.Code(err) != codes.Unavailable {
-		t.Fatalf("got %v, want Unavailable", err)
-	}
+	eachPlane(t, func(t *testing.T, dp dataplane) {
+		h := startHarness(t, harnessOptions{plane: dp, deadAddrs: []string{deadAddr(t), deadAddr(t)}})
+		_, err := h.client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{})
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("got %v, want Unavailable", err)
+		}
+	})
 }
 
 func TestGarbageOnTheGRPCPortLeavesOthersServed(t *testing.T) {
-	h := startHarness(t, harnessOptions{backends: 1})
-	client := &http.Client{Timeout: 5 * time.Second}
-	if resp, err := client.Get("http://" + h.addr + "/"); err == nil {
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
-	for _, junk := range [][]byte{randomBytes(t, 4096), []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + strings.Repeat("\xff", 64))} {
-		conn, err := net.Dial("tcp", h.addr)
-		if err != nil {
-			t.Fatal(err)
+	eachPlane(t, func(t *testing.T, dp dataplane) {
+		h := startHarness(t, harnessOptions{plane: dp, backends: 1})
+		client := &http.Client{Timeout: 5 * time.Second}
+		if resp, err := client.Get("http://" + h.addr + "/"); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
-		conn.SetDeadline(time.Now().Add(5 * time.Second))
-		conn.Write(junk)
-		// A close or a reset both end it; only a timeout means the
-		// proxy kept a broken connection open.
-		if _, err := io.Copy(io.Discard, conn); errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("proxy neither answered nor closed: %v", err)
+		for _, junk := range [][]byte{randomBytes(t, 4096), []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + strings.Repeat("\xff", 64))} {
+			conn, err := net.Dial("tcp", h.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			conn.Write(junk)
+			// A close or a reset both end it; only a timeout means the
+			// proxy kept a broken connection open.
+			if _, err := io.Copy(io.Discard, conn); errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("proxy neither answered nor closed: %v", err)
+			}
+			conn.Close()
 		}
-		conn.Close()
-	}
-	if _, err := h.client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
-		t.Fatalf("a good call after garbage: %v", err)
-	}
+		if _, err := h.client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
+			t.Fatalf("a good call after garbage: %v", err)
+		}
+	})
 }
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -115,43 +123,45 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 func TestThousandConcurrentStreamsOnOneConnection(t *testing.T) {
-	h := startHarness(t, harnessOptions{backends: 2})
-	const n = 1000
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	streams := make([]grpc.BidiStreamingClient[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse], n)
-	for i := range streams {
-		s, err := h.client.FullDuplexCall(ctx)
-		if err != nil {
-			t.Fatalf("stream %d: %v", i, err)
+	eachPlane(t, func(t *testing.T, dp dataplane) {
+		h := startHarness(t, harnessOptions{plane: dp, backends: 2})
+		const n = 1000
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		streams := make([]grpc.BidiStreamingClient[testpb.StreamingOutputCallRequest, testpb.StreamingOutputCallResponse], n)
+		for i := range streams {
+			s, err := h.client.FullDuplexCall(ctx)
+			if err != nil {
+				t.Fatalf("stream %d: %v", i, err)
+			}
+			streams[i] = s
 		}
-		streams[i] = s
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for _, s := range streams {
-		wg.Go(func() {
-			req := &testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 10}}}
-			if err := s.Send(req); err != nil {
-				errs <- err
-				return
-			}
-			if _, err := s.Recv(); err != nil {
-				errs <- err
-				return
-			}
-			s.CloseSend()
-			if _, err := s.Recv(); err != io.EOF {
-				errs <- err
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("a stream failed: %v", err)
-	}
-	if got := h.backends[0].Calls() + h.backends[1].Calls(); got != n {
-		t.Fatalf("backends saw %d calls, want %d", got, n)
-	}
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for _, s := range streams {
+			wg.Go(func() {
+				req := &testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 10}}}
+				if err := s.Send(req); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := s.Recv(); err != nil {
+					errs <- err
+					return
+				}
+				s.CloseSend()
+				if _, err := s.Recv(); err != io.EOF {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatalf("a stream failed: %v", err)
+		}
+		if got := h.backends[0].Calls() + h.backends[1].Calls(); got != n {
+			t.Fatalf("backends saw %d calls, want %d", got, n)
+		}
+	})
 }

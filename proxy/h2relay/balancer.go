@@ -1,0 +1,94 @@
+package h2relay
+
+import (
+	"crypto/tls"
+	"sync/atomic"
+	"time"
+
+	"github.com/straitproxy/strait/upstream"
+	"google.golang.org/grpc/codes"
+)
+
+// Balancer chooses the endpoint of each call to one cluster. Safe for
+// concurrent use; the relay calls Pick on its connection goroutines, so
+// Pick must not block.
+type Balancer interface {
+	// Pick admits one call; ok is false when no endpoint can take it.
+	Pick() (c Call, ok bool)
+}
+
+// TLSBalancer is a Balancer whose endpoints are reached over TLS (ALPN
+// h2) with their own configuration, such as a cluster's upstream TLS.
+type TLSBalancer interface {
+	Balancer
+	// UpstreamTLS is the client configuration; nil means h2c.
+	UpstreamTLS() *tls.Config
+}
+
+// Call is one admitted call on one endpoint. The relay calls
+// FirstResponse at most once, when the first response HEADERS arrive
+// (so a long stream measures its time to first response, not its life),
+// and End exactly once. Both may run under relay locks: they must not
+// block or call back into the relay.
+type Call interface {
+	// Addr is the endpoint's host:port.
+	Addr() string
+	// FirstResponse marks the arrival of the first response headers,
+	// latency after the request headers were written upstream (time
+	// spent waiting for a stream slot is not included).
+	FirstResponse(latency time.Duration)
+	// End reports how the call ended.
+	End(Outcome)
+}
+
+// Outcome says how a call ended, for the meter and the breaker.
+type Outcome struct {
+	// Code is the grpc-status the endpoint sent (OK when it sent none
+	// but ended cleanly). Meaningful only when Err is nil and Local false.
+	Code codes.Code
+	// Err is set when the call ended without a status: a stream reset by
+	// the endpoint, a lost connection, a failed dial.
+	Err error
+	// Local is set when the client or the relay ended the call (cancel,
+	// size limit): it says nothing about the endpoint.
+	Local bool
+}
+
+// RoundRobin is a Balancer that takes a cluster's endpoints in turn. It
+// has no health state: strait's lb core replaces it in production; tests
+// and the lead's wiring use it until then.
+type RoundRobin struct {
+	addrs atomic.Pointer[[]string]
+	next  atomic.Uint64
+}
+
+var _ Balancer = (*RoundRobin)(nil)
+
+// NewRoundRobin follows guard's sets until cancel is called.
+func NewRoundRobin(guard *upstream.Guard) (rr *RoundRobin, cancel func()) {
+	rr = &RoundRobin{}
+	cancel = guard.Subscribe(func(s upstream.Snapshot) {
+		if s.State == upstream.NeverSynced && s.LastErr == nil {
+			return
+		}
+		addrs := upstream.Addrs(s.Endpoints)
+		rr.addrs.Store(&addrs)
+	})
+	return rr, cancel
+}
+
+// Pick returns the next endpoint in turn.
+func (r *RoundRobin) Pick() (Call, bool) {
+	p := r.addrs.Load()
+	if p == nil || len(*p) == 0 {
+		return nil, false
+	}
+	n := r.next.Add(1)
+	return rrCall((*p)[n%uint64(len(*p))]), true
+}
+
+type rrCall string
+
+func (c rrCall) Addr() string              { return string(c) }
+func (rrCall) FirstResponse(time.Duration) {}
+func (rrCall) End(Outcome)                 {}

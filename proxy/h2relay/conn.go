@@ -1,0 +1,224 @@
+package h2relay
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+const (
+	// maxWindow is the largest flow-control window HTTP/2 allows.
+	maxWindow = 1<<31 - 1
+	// defaultWindow is a window before any SETTINGS or WINDOW_UPDATE.
+	defaultWindow = 65535
+	// maxWriteBuffer bounds the bytes queued for one peer that does not
+	// read; windows bound DATA and flood limits bound the rest, so only a
+	// broken or hostile peer reaches it.
+	maxWriteBuffer = 64 << 20
+)
+
+// conn is one HTTP/2 connection, client or upstream side: its write
+// buffer and flusher, hpack encoder, windows and streams. mu guards the
+// wire state: everything appended to wbuf, the encoder (so stream ids,
+// header blocks and buffer order agree), windows and the legs on it.
+type conn struct {
+	nc  net.Conn
+	o   *Options
+	br  *bufio.Reader
+	rfr *http2.Framer
+
+	mu           sync.Mutex
+	wbuf         []byte
+	wfr          *http2.Framer
+	henc         *hpack.Encoder
+	hbuf         bytes.Buffer
+	streams      map[uint32]*leg
+	sendWin      int32 // what the peer lets us send on the connection
+	peerInitWin  int32
+	peerMaxFrame uint32
+	recvWin      int32 // what the peer may still send us
+	unacked      int32 // consumed, not yet given back
+	dead         bool
+	closing      bool // close once wbuf is written
+
+	up   *upConn   // set on upstream connections
+	down *downConn // set on client connections
+
+	rb         batch        // owned by the reader goroutine
+	lateRefund atomic.Int32 // conn-level credit from dropped queues
+	wake       chan struct{}
+	flushed    chan struct{}
+}
+
+type bufWriter struct{ c *conn }
+
+func (w bufWriter) Write(p []byte) (int, error) {
+	w.c.wbuf = append(w.c.wbuf, p...)
+	if len(w.c.wbuf) > maxWriteBuffer {
+		w.c.nc.Close()
+	}
+	return len(p), nil
+}
+
+func newConn(nc net.Conn, o *Options) *conn {
+	c := &conn{
+		nc: nc, o: o,
+		br:           bufio.NewReaderSize(nc, 32<<10),
+		streams:      map[uint32]*leg{},
+		sendWin:      defaultWindow,
+		peerInitWin:  defaultWindow,
+		peerMaxFrame: 16384,
+		recvWin:      defaultWindow,
+		wake:         make(chan struct{}, 1),
+		flushed:      make(chan struct{}),
+	}
+	c.rfr = http2.NewFramer(nil, c.br)
+	c.rfr.SetReuseFrames()
+	c.rfr.SetMaxReadFrameSize(16384) // we advertise no other
+	c.wfr = http2.NewFramer(bufWriter{c}, nil)
+	c.henc = hpack.NewEncoder(&c.hbuf)
+	return c
+}
+
+// writeSettingsLocked sends our SETTINGS and opens the connection window.
+func (c *conn) writeSettingsLocked(extra ...http2.Setting) {
+	s := append([]http2.Setting{
+		{ID: http2.SettingInitialWindowSize, Val: uint32(c.o.StreamWindow)},
+		{ID: http2.SettingMaxHeaderListSize, Val: c.o.MaxHeaderListSize},
+	}, extra...)
+	c.wfr.WriteSettings(s...)
+	if inc := c.o.ConnWindow - defaultWindow; inc > 0 {
+		c.wfr.WriteWindowUpdate(0, uint32(inc))
+		c.recvWin += inc
+	}
+	c.kick()
+}
+
+// kick wakes the flusher. It takes no lock.
+func (c *conn) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// flushLoop writes whatever accumulated since its last write in one
+// write: frames appended by many goroutines go out together.
+func (c *conn) flushLoop() {
+	defer close(c.flushed)
+	var spare []byte
+	for range c.wake {
+		c.mu.Lock()
+		if n := c.lateRefund.Swap(0); n > 0 {
+			c.refundLocked(nil, n, nil)
+		}
+		b, closing := c.wbuf, c.closing
+		c.wbuf = spare[:0]
+		c.mu.Unlock()
+		if len(b) > 0 {
+			if _, err := c.nc.Write(b); err != nil {
+				c.nc.Close()
+				return
+			}
+		}
+		if closing {
+			c.linger()
+			return
+		}
+		spare = nil
+		if cap(b) <= 1<<20 {
+			spare = b
+		}
+	}
+}
+
+// linger closes the connection after the peer has had a moment to read
+// what was written last (a GOAWAY): closing with unread input would
+// send a TCP reset that can destroy it in flight.
+func (c *conn) linger() {
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.nc.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, c.nc)
+	}
+	c.nc.Close()
+}
+
+// closeLocked ends the connection once what is buffered is written; a
+// peer that does not read gets a second to take it.
+func (c *conn) closeLocked() {
+	if c.closing {
+		return
+	}
+	c.closing = true
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	c.kick()
+}
+
+// goAwayLocked sends GOAWAY and closes the connection.
+func (c *conn) goAwayLocked(lastID uint32, code http2.ErrCode) {
+	if !c.closing {
+		c.wfr.WriteGoAway(lastID, code, nil)
+	}
+	c.closeLocked()
+}
+
+// refundLocked gives n consumed bytes back to the peer: to the
+// connection always, to l while the peer may still send on it. Updates
+// go out once a quarter of a window has built up, never as zero.
+func (c *conn) refundLocked(l *leg, n int32, b *batch) {
+	if n <= 0 || c.dead {
+		return
+	}
+	c.unacked += n
+	wrote := false
+	if c.unacked >= c.o.ConnWindow/4 {
+		c.wfr.WriteWindowUpdate(0, uint32(c.unacked))
+		c.recvWin += c.unacked
+		c.unacked = 0
+		wrote = true
+	}
+	if l != nil && !l.closed && !l.recvEnd {
+		l.unacked += n
+		if l.unacked >= c.o.StreamWindow/4 {
+			c.wfr.WriteWindowUpdate(l.id, uint32(l.unacked))
+			l.recvWin += l.unacked
+			l.unacked = 0
+			wrote = true
+		}
+	}
+	if wrote {
+		b.add(c)
+	}
+}
+
+func (c *conn) refund(l *leg, n int32, b *batch) {
+	if n <= 0 {
+		return
+	}
+	c.mu.Lock()
+	c.refundLocked(l, n, b)
+	c.mu.Unlock()
+}
+
+// writeHeadersLocked encodes fields and writes them as HEADERS plus
+// CONTINUATION frames that fit the peer's frame size.
+func (c *conn) writeHeadersLocked(id uint32, fields []hpackField, end bool) {
+	c.hbuf.Reset()
+	for _, f := range fields {
+		c.henc.WriteField(f)
+	}
+	block := c.hbuf.Bytes()
+	n := min(len(block), int(c.peerMaxFrame))
+	c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:n], EndStream: end, EndHeaders: n == len(block)})
+	for block = block[n:]; len(block) > 0; block = block[n:] {
+		n = min(len(block), int(c.peerMaxFrame))
+		c.wfr.WriteContinuation(id, n == len(block), block[:n])
+	}
+}

@@ -1,0 +1,235 @@
+package h2relay
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+// downConn is a client connection. Its reader goroutine owns the fields
+// below; open and lastID are read by others under conn.mu.
+type downConn struct {
+	*conn
+	srv    *Server
+	hr     *headerReader
+	lastID uint32 // guarded by mu
+	open   int    // guarded by mu
+	idleAt time.Time
+	gone   bool // guarded by mu: GOAWAY sent, refuse new streams
+
+	resets, pings, settings, empties bucket
+}
+
+func newDownConn(srv *Server, c *conn) *downConn {
+	o := c.o
+	d := &downConn{conn: c, srv: srv, hr: newHeaderReader(o.MaxHeaderListSize), idleAt: time.Now(),
+		resets: newBucket(o.ResetRate), pings: newBucket(o.PingRate),
+		settings: newBucket(o.SettingsRate), empties: newBucket(o.EmptyRate)}
+	c.down = d
+	return d
+}
+
+// serve runs the connection until it ends; it returns once every leg on
+// it has been closed and its peers told.
+func (d *downConn) serve() {
+	err := d.handshake()
+	for err == nil {
+		if !d.frameBuffered() {
+			d.rb.flush()
+		}
+		var f http2.Frame
+		if f, err = d.rfr.ReadFrame(); err == nil {
+			err = d.handle(f)
+		} else if errors.Is(err, http2.ErrFrameTooLarge) {
+			err = http2.ConnectionError(http2.ErrCodeFrameSize)
+		}
+		var se http2.StreamError
+		if errors.As(err, &se) && se.StreamID != 0 {
+			d.abort(se.StreamID, se.Code)
+			err = nil
+		}
+	}
+	d.rb.flush()
+	d.teardown(err)
+}
+
+func (d *downConn) handshake() error {
+	d.nc.SetReadDeadline(time.Now().Add(d.o.HandshakeTimeout))
+	d.mu.Lock()
+	d.writeSettingsLocked(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: d.o.MaxConcurrentStreams})
+	d.mu.Unlock()
+	var preface [len(http2.ClientPreface)]byte
+	if _, err := io.ReadFull(d.br, preface[:]); err != nil {
+		return err
+	}
+	if string(preface[:]) != http2.ClientPreface {
+		return errors.New("h2relay: bad client preface")
+	}
+	f, err := d.rfr.ReadFrame()
+	if err != nil {
+		return err
+	}
+	sf, ok := f.(*http2.SettingsFrame)
+	if !ok || sf.IsAck() {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	if err := d.handle(sf); err != nil {
+		return err
+	}
+	return d.nc.SetReadDeadline(time.Time{})
+}
+
+func (d *downConn) handle(f http2.Frame) error {
+	switch f := f.(type) {
+	case *http2.DataFrame:
+		return d.onDownData(f)
+	case *http2.HeadersFrame:
+		return d.onHeaders(f)
+	case *http2.RSTStreamFrame:
+		return d.onReset(f)
+	case *http2.SettingsFrame:
+		if !d.settings.take() {
+			return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+		}
+		_, _, err := d.onSettings(f)
+		return err
+	case *http2.PingFrame:
+		if !d.pings.take() {
+			return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+		}
+		d.onPing(f)
+	case *http2.WindowUpdateFrame:
+		if f.StreamID > d.lastID {
+			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
+		}
+		return d.onWindowUpdate(f)
+	case *http2.PriorityFrame:
+		if f.StreamDep == f.StreamID {
+			return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol}
+		}
+		return d.useless()
+	case *http2.GoAwayFrame:
+	case *http2.PushPromiseFrame, *http2.ContinuationFrame:
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	default:
+		return d.useless()
+	}
+	return nil
+}
+
+// useless spends a token for a frame that carries no work.
+func (d *downConn) useless() error {
+	if !d.empties.take() {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	return nil
+}
+
+func (d *downConn) onDownData(f *http2.DataFrame) error {
+	if f.Length == 0 && !f.StreamEnded() {
+		if err := d.useless(); err != nil {
+			return err
+		}
+	}
+	r, err := d.onData(f)
+	if err != nil || r.l != nil {
+		if err == nil {
+			err = d.relayData(r)
+		}
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f.StreamID > d.lastID {
+		return http2.ConnectionError(http2.ErrCodeProtocol)
+	}
+	return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeStreamClosed}
+}
+
+// relayData forwards a client's DATA upstream, or ends the call when a
+// message is over the size limit or the body disagrees with its
+// content-length (RFC 9113 §8.1.1).
+func (d *downConn) relayData(r received) error {
+	s := r.l.s
+	if s.bodyLen += int64(len(r.data)); s.contentLen >= 0 && (s.bodyLen > s.contentLen || r.end && s.bodyLen != s.contentLen) {
+		return http2.StreamError{StreamID: r.l.id, Code: http2.ErrCodeProtocol}
+	}
+	if !r.over {
+		forwardData(r.l, r.data, r.end, &d.rb)
+		return nil
+	}
+	failDown(r.l, codes.ResourceExhausted, fmt.Sprintf("strait: request message larger than max (limit %d)", d.o.MaxMessageSize))
+	resetLeg(&s.up, http2.ErrCodeCancel)
+	s.end(Outcome{Local: true})
+	d.refund(r.l, int32(len(r.data)), &d.rb)
+	return nil
+}
+
+func (d *downConn) onReset(f *http2.RSTStreamFrame) error {
+	if !d.resets.take() {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	d.mu.Lock()
+	l := d.streams[f.StreamID]
+	if l == nil {
+		idle := f.StreamID > d.lastID
+		d.mu.Unlock()
+		if idle {
+			return http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		return nil
+	}
+	l.finishLocked()
+	d.mu.Unlock()
+	resetLeg(&l.s.up, http2.ErrCodeCancel)
+	l.s.end(Outcome{Local: true})
+	return nil
+}
+
+// abort ends a stream the client broke: it is reset, and so is its
+// upstream half.
+func (d *downConn) abort(id uint32, code http2.ErrCode) {
+	d.mu.Lock()
+	l := d.streams[id]
+	if l != nil {
+		l.finishLocked()
+	}
+	d.wfr.WriteRSTStream(id, code)
+	d.kick()
+	d.mu.Unlock()
+	if l != nil {
+		resetLeg(&l.s.up, http2.ErrCodeCancel)
+		l.s.end(Outcome{Local: true})
+	}
+}
+
+// teardown closes the connection and cancels every call on it.
+func (d *downConn) teardown(err error) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		d.o.Logger.Debug("h2relay: client connection ended", "remote", d.nc.RemoteAddr().String(), "err", err)
+	}
+	d.mu.Lock()
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		d.goAwayLocked(d.lastID, http2.ErrCode(ce))
+	}
+	d.closeLocked()
+	d.dead = true
+	legs := make([]*leg, 0, len(d.streams))
+	for _, l := range d.streams {
+		l.finishLocked()
+		legs = append(legs, l)
+	}
+	d.streams = nil
+	d.mu.Unlock()
+	for _, l := range legs {
+		resetLeg(&l.s.up, http2.ErrCodeCancel)
+		l.s.end(Outcome{Local: true})
+	}
+	d.srv.forget(d)
+}

@@ -1,0 +1,117 @@
+package h2relay
+
+import (
+	"slices"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+// refundTo gives n bytes received on src back to its peer.
+func refundTo(src *leg, n int32, b *batch) {
+	if c := src.conn.Load(); c != nil {
+		c.refund(src, n, b)
+	}
+}
+
+// forwardData relays DATA received on src to dst. src's windows are
+// given back only once the bytes are written for dst's peer, so a slow
+// reader on one side slows the sender on the other, and the relay never
+// holds more than the windows it granted.
+func forwardData(src *leg, data []byte, end bool, b *batch) {
+	dst := src.peer()
+	mu := dst.lock()
+	if dst.closed {
+		mu.Unlock()
+		refundTo(src, int32(len(data)), b)
+		return
+	}
+	dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
+	sent := dst.pumpLocked(b)
+	if n := len(dst.queue); n > 0 && dst.queue[n-1].borrowed {
+		dst.queue[n-1].data = slices.Clone(dst.queue[n-1].data)
+		dst.queue[n-1].borrowed = false
+	}
+	mu.Unlock()
+	refundTo(src, sent, b)
+}
+
+// forwardHeaders relays a header block to dst, in order behind its data.
+func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
+	mu := dst.lock()
+	if dst.closed {
+		mu.Unlock()
+		return
+	}
+	dst.queue = append(dst.queue, chunk{fields: fields, end: end})
+	sent := dst.pumpLocked(b)
+	mu.Unlock()
+	refundTo(dst.peer(), sent, b)
+}
+
+// resetLeg resets dst. An ordered reset (NO_ERROR: "response complete,
+// stop sending") waits behind queued data and trailers; any other
+// discards them and goes out at once. A leg still waiting in a pool just
+// leaves it.
+func resetLeg(dst *leg, code http2.ErrCode) {
+	mu := dst.lock()
+	if dst.closed {
+		mu.Unlock()
+		return
+	}
+	if dst.conn.Load() == nil {
+		dst.pool.Load().dropLocked(dst.s)
+		dst.closed = true
+		mu.Unlock()
+		return
+	}
+	if code != http2.ErrCodeNo {
+		dst.finishLocked()
+		c := dst.conn.Load()
+		c.wfr.WriteRSTStream(dst.id, code)
+		c.kick()
+		mu.Unlock()
+		return
+	}
+	dst.queue = append(dst.queue, chunk{rst: true, code: code})
+	sent := dst.pumpLocked(nil)
+	mu.Unlock()
+	refundTo(dst.peer(), sent, nil)
+}
+
+// failDown ends the client's stream with a status of the relay's own:
+// trailers-only if no response headers went out, trailers otherwise,
+// behind what is queued; then a reset if the client is still sending.
+func failDown(down *leg, code codes.Code, msg string) {
+	mu := down.lock()
+	if down.closed || down.sentEnd || hasEnd(down.queue) {
+		mu.Unlock()
+		return
+	}
+	trailersOnly := !down.sentHeaders && !hasHeaders(down.queue)
+	down.queue = append(down.queue, chunk{fields: statusFields(trailersOnly, code, msg), end: true})
+	if !down.recvEnd {
+		down.queue = append(down.queue, chunk{rst: true, code: http2.ErrCodeNo})
+	}
+	sent := down.pumpLocked(nil)
+	mu.Unlock()
+	refundTo(down.peer(), sent, nil)
+}
+
+func hasEnd(q []chunk) bool {
+	for _, ch := range q {
+		if ch.end || ch.rst {
+			return true
+		}
+	}
+	return false
+}
+
+func hasHeaders(q []chunk) bool {
+	for _, ch := range q {
+		if ch.fields != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,196 @@
+package h2relay
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+	"google.golang.org/grpc/codes"
+)
+
+type hpackField = hpack.HeaderField
+
+var errHeaderListSize = errors.New("header list too large")
+
+// headerReader assembles and decodes header blocks for one connection
+// (its hpack decoder keeps the connection's dynamic table). Owned by the
+// connection's reader goroutine.
+type headerReader struct {
+	dec    *hpack.Decoder
+	fields []hpackField
+	size   uint32
+	max    uint32
+	tooBig bool
+}
+
+func newHeaderReader(max uint32) *headerReader {
+	h := &headerReader{max: max}
+	h.dec = hpack.NewDecoder(4096, h.emit)
+	return h
+}
+
+func (h *headerReader) emit(f hpackField) {
+	h.size += f.Size()
+	if h.size > h.max {
+		h.tooBig = true
+		return
+	}
+	h.fields = append(h.fields, f)
+}
+
+// read decodes the block that f starts, reading its CONTINUATION frames.
+// The whole block is always decoded, to keep the table in step; a list
+// over the size limit yields errHeaderListSize (a stream error). Too many
+// fragments, or too many bytes, end the connection.
+func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int) ([]hpackField, error) {
+	h.fields, h.size, h.tooBig = make([]hpackField, 0, 12), 0, false
+	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
+	total := 0
+	for n := 0; ; n++ {
+		if total += len(frag); total > 2*int(h.max)+4096 {
+			return nil, http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+		}
+		if _, err := h.dec.Write(frag); err != nil {
+			return nil, http2.ConnectionError(http2.ErrCodeCompression)
+		}
+		if ended {
+			break
+		}
+		if n >= maxCont {
+			return nil, http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+		}
+		next, err := fr.ReadFrame()
+		if err != nil {
+			return nil, err
+		}
+		cf, ok := next.(*http2.ContinuationFrame)
+		if !ok {
+			return nil, http2.ConnectionError(http2.ErrCodeProtocol)
+		}
+		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
+	}
+	if err := h.dec.Close(); err != nil {
+		return nil, http2.ConnectionError(http2.ErrCodeCompression)
+	}
+	if h.tooBig {
+		return nil, errHeaderListSize
+	}
+	return h.fields, nil
+}
+
+// connSpecific headers describe one HTTP/1 connection and are malformed
+// in HTTP/2 (RFC 9113 §8.2.2).
+var connSpecific = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true,
+	"transfer-encoding": true, "upgrade": true,
+}
+
+// checkFields applies RFC 9113 §8.2 and §8.3 to a request (or, with
+// trailers, a trailer block) and returns its :path.
+func checkFields(fields []hpackField, trailers bool) (path string, err error) {
+	var method, scheme string
+	var seen uint8 // one bit per pseudo-header
+	regular := false
+	for _, f := range fields {
+		if !httpguts.ValidHeaderFieldValue(f.Value) {
+			return "", fmt.Errorf("invalid value of %q", f.Name)
+		}
+		if strings.HasPrefix(f.Name, ":") {
+			var bit uint8
+			switch f.Name {
+			case ":method":
+				bit, method = 1, f.Value
+			case ":scheme":
+				bit, scheme = 2, f.Value
+			case ":path":
+				bit, path = 4, f.Value
+			case ":authority":
+				bit = 8
+			default:
+				return "", fmt.Errorf("pseudo-header %q", f.Name)
+			}
+			if regular || trailers || seen&bit != 0 {
+				return "", fmt.Errorf("misplaced pseudo-header %q", f.Name)
+			}
+			seen |= bit
+			continue
+		}
+		regular = true
+		if !validName(f.Name) {
+			return "", fmt.Errorf("invalid header name %q", f.Name)
+		}
+		if connSpecific[f.Name] || (f.Name == "te" && f.Value != "trailers") {
+			return "", fmt.Errorf("connection-specific header %q", f.Name)
+		}
+	}
+	if !trailers && (method == "" || scheme == "" || path == "") {
+		return "", errors.New("missing :method, :scheme or :path")
+	}
+	return path, nil
+}
+
+// validName accepts a lower-case HTTP token.
+func validName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return false
+		}
+	}
+	return httpguts.ValidHeaderFieldName(name)
+}
+
+// forwardable drops connection-specific fields (and host, which
+// :authority carries) from a block the relay passes on.
+// It filters in place: fields is the relay's own, fresh from decoding.
+func forwardable(fields []hpackField) []hpackField {
+	out := fields[:0]
+	for _, f := range fields {
+		if !connSpecific[f.Name] && f.Name != "host" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// grpcStatus reads grpc-status from a trailer block.
+func grpcStatus(fields []hpackField) (codes.Code, bool) {
+	for _, f := range fields {
+		if f.Name == "grpc-status" {
+			n, err := strconv.ParseUint(f.Value, 10, 32)
+			if err != nil {
+				return codes.Unknown, true
+			}
+			return codes.Code(n), true
+		}
+	}
+	return codes.OK, false
+}
+
+// statusFields is the relay's own status: a trailers-only response, or
+// trailers after headers already sent.
+func statusFields(trailersOnly bool, code codes.Code, msg string) []hpackField {
+	f := make([]hpackField, 0, 4)
+	if trailersOnly {
+		f = append(f, hpackField{Name: ":status", Value: "200"}, hpackField{Name: "content-type", Value: "application/grpc"})
+	}
+	return append(f, hpackField{Name: "grpc-status", Value: strconv.Itoa(int(code))},
+		hpackField{Name: "grpc-message", Value: encodeGRPCMessage(msg)})
+}
+
+// encodeGRPCMessage percent-encodes what the gRPC spec requires.
+func encodeGRPCMessage(msg string) string {
+	var b strings.Builder
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c >= ' ' && c <= '~' && c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
+}

@@ -1,0 +1,77 @@
+package h2relay
+
+import (
+	"context"
+	"crypto/tls"
+	"time"
+
+	"github.com/straitproxy/strait/health"
+	"github.com/straitproxy/strait/lb"
+	"github.com/straitproxy/strait/upstream"
+	"google.golang.org/grpc/status"
+)
+
+// LBPool is a Balancer over an lb.Pool: P2C over peak-EWMA load, with
+// breakers and the panic threshold. The relay's outcomes feed the pool's
+// meter and breakers as the grpc-go path's Done callbacks do.
+type LBPool struct {
+	pool *lb.Pool
+	tls  *tls.Config
+}
+
+var _ TLSBalancer = LBPool{}
+
+// WithTLS returns b dialing its endpoints over TLS with c.
+func (b LBPool) WithTLS(c *tls.Config) LBPool {
+	b.tls = c
+	return b
+}
+
+// UpstreamTLS is the TLS configuration set by WithTLS.
+func (b LBPool) UpstreamTLS() *tls.Config { return b.tls }
+
+// NewLBPool balances over pool and keeps its members equal to guard's
+// sets until cancel is called.
+func NewLBPool(pool *lb.Pool, guard *upstream.Guard) (b LBPool, cancel func()) {
+	cancel = guard.Subscribe(func(s upstream.Snapshot) {
+		if s.State == upstream.NeverSynced && s.LastErr == nil {
+			return
+		}
+		pool.Update(upstream.Addrs(s.Endpoints))
+	})
+	return LBPool{pool: pool}, cancel
+}
+
+// Pick admits a call on the endpoint the pool chooses.
+func (b LBPool) Pick() (Call, bool) {
+	c, err := b.pool.Acquire()
+	if err != nil {
+		return nil, false
+	}
+	return lbCall{c: c, pool: b.pool}, true
+}
+
+type lbCall struct {
+	c    *lb.Call
+	pool *lb.Pool
+}
+
+func (c lbCall) Addr() string { return c.c.Endpoint().Addr() }
+
+// FirstResponse lets the pool time the call from its own Acquire.
+func (c lbCall) FirstResponse(time.Duration) { c.c.FirstResponse() }
+
+// End maps the outcome to a verdict: local ends say nothing about the
+// endpoint, resets and lost connections are failures, and a status is
+// judged by the pool's classifier (which failure codes eject).
+func (c lbCall) End(o Outcome) {
+	switch {
+	case o.Local:
+		c.c.End(health.Ignore, nil)
+	case o.Err != nil:
+		c.c.End(health.Failure, o.Err)
+	default:
+		err := status.Error(o.Code, "upstream status")
+		c.c.End(c.pool.Classify(context.Background(), err), err)
+	}
+}

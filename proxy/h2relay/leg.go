@@ -1,0 +1,190 @@
+package h2relay
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+// stream is one relayed call: the client's stream (down) and the
+// upstream stream (up). Each leg is guarded by its connection's mu; an
+// up leg not yet on a connection is guarded by its pool's mu.
+type stream struct {
+	down, up leg
+	srv      *Server
+	bal      Balancer
+	call     Call
+	attempts int
+	hdrs     []hpackField // request headers until sent upstream
+	sentAt   time.Time
+	ended    atomic.Bool
+
+	// Owned by the client connection's reader.
+	contentLen, bodyLen int64
+
+	// For Options.Observe: set when the call opens; code under the
+	// client connection's mu, once a status goes out.
+	method, cluster string
+	start           time.Time
+	code            codes.Code
+	coded           bool
+}
+
+// chunk is one queued item for a leg: DATA bytes, a header block, or a
+// RST_STREAM, kept in order so that nothing overtakes data.
+type chunk struct {
+	data     []byte
+	fields   []hpackField
+	end      bool
+	rst      bool
+	code     http2.ErrCode
+	borrowed bool // data points into the reader's frame buffer
+}
+
+// leg is one side of a stream on one connection.
+type leg struct {
+	s    *stream
+	conn atomic.Pointer[conn]
+	pool atomic.Pointer[pool]
+	id   uint32
+
+	sendWin, recvWin, unacked int32
+	queue                     []chunk
+	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
+	sentEnd, recvEnd, closed  bool
+	sentHeaders, gotHeaders   bool
+	msgs                      msgLimit
+}
+
+func (l *leg) peer() *leg {
+	if l == &l.s.down {
+		return &l.s.up
+	}
+	return &l.s.down
+}
+
+func (l *leg) isUp() bool { return l == &l.s.up }
+
+// detached guards up legs that never reached a pool (the call failed
+// before); such legs are closed from the start.
+var detached sync.Mutex
+
+// lock locks what guards l now: its connection, or its pool while the
+// leg waits for one. An up leg moves from pool to connection once, under
+// both locks, so a retry sees the move.
+func (l *leg) lock() *sync.Mutex {
+	for {
+		if c := l.conn.Load(); c != nil {
+			c.mu.Lock()
+			if l.conn.Load() == c {
+				return &c.mu
+			}
+			c.mu.Unlock()
+			continue
+		}
+		p := l.pool.Load()
+		if p == nil {
+			detached.Lock()
+			return &detached
+		}
+		p.mu.Lock()
+		if l.conn.Load() == nil && l.pool.Load() == p {
+			return &p.mu
+		}
+		p.mu.Unlock()
+	}
+}
+
+// pumpLocked writes what l's windows allow from its queue and returns
+// the DATA bytes sent, which the caller gives back to the peer leg.
+func (l *leg) pumpLocked(b *batch) (sent int32) {
+	c := l.conn.Load()
+	if c == nil || c.dead {
+		return 0
+	}
+	for len(l.queue) > 0 && !l.closed {
+		ch := &l.queue[0]
+		switch {
+		case ch.rst:
+			c.wfr.WriteRSTStream(l.id, ch.code)
+			l.finishLocked()
+		case ch.fields != nil:
+			c.writeHeadersLocked(l.id, ch.fields, ch.end)
+			if ch.end && !l.isUp() {
+				l.s.code, l.s.coded = grpcStatus(ch.fields)
+			}
+			l.sentHeaders = true
+			l.sentEnd = l.sentEnd || ch.end
+		default:
+			n := min(int32(len(ch.data)), l.sendWin, c.sendWin, int32(c.peerMaxFrame))
+			if n <= 0 && len(ch.data) > 0 {
+				b.add(c)
+				return sent
+			}
+			end := ch.end && int(n) == len(ch.data)
+			c.wfr.WriteData(l.id, end, ch.data[:n])
+			l.sendWin -= n
+			c.sendWin -= n
+			sent += n
+			if ch.data = ch.data[n:]; len(ch.data) > 0 {
+				continue
+			}
+			l.sentEnd = l.sentEnd || end
+		}
+		if len(l.queue) > 0 {
+			l.queue[0] = chunk{}
+			l.queue = l.queue[1:]
+		}
+	}
+	if len(l.queue) == 0 {
+		l.queue = l.queueBuf[:0]
+	}
+	if l.sentEnd && l.recvEnd {
+		l.finishLocked()
+	}
+	if len(c.wbuf) > 0 {
+		b.add(c)
+	}
+	return sent
+}
+
+// finishLocked closes l: it leaves its connection, and queued data it
+// will never send is given back to the connection it came from.
+func (l *leg) finishLocked() {
+	if l.closed {
+		return
+	}
+	l.closed = true
+	var dropped int32
+	for _, ch := range l.queue {
+		dropped += int32(len(ch.data))
+	}
+	l.queue = nil
+	if dropped > 0 {
+		if src := l.peer().conn.Load(); src != nil {
+			src.lateRefund.Add(dropped)
+			src.kick()
+		}
+	}
+	c := l.conn.Load()
+	if c == nil || c.dead {
+		return
+	}
+	delete(c.streams, l.id)
+	if l.isUp() {
+		l.s.upClosed(c)
+	} else {
+		l.s.srv.downClosed(c)
+		l.s.srv.observe(l.s)
+	}
+}
+
+// end reports the call's outcome to the balancer once.
+func (s *stream) end(o Outcome) {
+	if s.call != nil && s.ended.CompareAndSwap(false, true) {
+		s.call.End(o)
+	}
+}

@@ -1,0 +1,135 @@
+package h2relay
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Options shape one relay listener. Zero fields take the defaults noted.
+type Options struct {
+	// MaxMessageSize bounds each gRPC message either way (4 MiB).
+	MaxMessageSize int
+	// MaxConcurrentStreams per client connection (1000).
+	MaxConcurrentStreams uint32
+	// StreamWindow is the receive window per stream, both sides (1 MiB).
+	StreamWindow int32
+	// ConnWindow is the receive window per connection, both sides (4 MiB).
+	ConnWindow int32
+	// MaxHeaderListSize bounds a decoded header block (64 KiB).
+	MaxHeaderListSize uint32
+	// MaxContinuations bounds the CONTINUATION frames of one block (32).
+	MaxContinuations int
+	// HandshakeTimeout bounds the client preface and SETTINGS, and an
+	// upstream's SETTINGS (10 s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes client connections without streams (5 min).
+	IdleTimeout time.Duration
+	// ConnectTimeout bounds each dial to an endpoint (5 s).
+	ConnectTimeout time.Duration
+	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
+	MaxConnsPerEndpoint int
+	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
+	// an empty ServerName is taken from the endpoint's host. A
+	// TLSBalancer's own configuration takes precedence.
+	UpstreamTLS *tls.Config
+	// Flood limits per client connection: sustained rate per second and
+	// burst of client resets (rapid reset), PINGs, SETTINGS and empty or
+	// otherwise useless frames. Exceeding one ends the connection with
+	// ENHANCE_YOUR_CALM.
+	ResetRate, PingRate, SettingsRate, EmptyRate Rate
+	// Logger receives connection-level events (discarded).
+	Logger *slog.Logger
+	// Observe, when set, hears of every finished client call, for
+	// metrics. It runs under relay locks: it must not block.
+	Observe func(Observation)
+}
+
+// Observation is one finished client call.
+type Observation struct {
+	// Method is the request's :path; Cluster is "" when unrouted.
+	Method, Cluster string
+	// Endpoint served the call ("" when none was picked).
+	Endpoint string
+	// Code is the grpc-status sent to the client; Canceled when the
+	// stream ended by a reset without one.
+	Code codes.Code
+	// Duration runs from the request headers to the end of the stream.
+	Duration time.Duration
+}
+
+// Rate is a token bucket: PerSecond sustained, Burst at once.
+type Rate struct {
+	PerSecond, Burst float64
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *int32, d int32) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.StreamWindow, 1<<20)
+	def(&o.ConnWindow, 4<<20)
+	o.StreamWindow = max(o.StreamWindow, 1024)
+	o.ConnWindow = max(o.ConnWindow, defaultWindow)
+	if o.MaxMessageSize <= 0 {
+		o.MaxMessageSize = 4 << 20
+	}
+	if o.MaxConcurrentStreams == 0 {
+		o.MaxConcurrentStreams = 1000
+	}
+	if o.MaxHeaderListSize == 0 {
+		o.MaxHeaderListSize = 64 << 10
+	}
+	if o.MaxContinuations <= 0 {
+		o.MaxContinuations = 32
+	}
+	dur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	dur(&o.HandshakeTimeout, 10*time.Second)
+	dur(&o.IdleTimeout, 5*time.Minute)
+	dur(&o.ConnectTimeout, 5*time.Second)
+	if o.MaxConnsPerEndpoint <= 0 {
+		o.MaxConnsPerEndpoint = 4
+	}
+	rate := func(r *Rate, d Rate) {
+		if r.PerSecond <= 0 || r.Burst <= 0 {
+			*r = d
+		}
+	}
+	rate(&o.ResetRate, Rate{200, 1000})
+	rate(&o.PingRate, Rate{1000, 1000})
+	rate(&o.SettingsRate, Rate{10, 100})
+	rate(&o.EmptyRate, Rate{100, 1000})
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// bucket is a token bucket owned by one reader goroutine.
+type bucket struct {
+	r      Rate
+	tokens float64
+	last   time.Time
+}
+
+func newBucket(r Rate) bucket { return bucket{r: r, tokens: r.Burst, last: time.Now()} }
+
+// take spends one token; false means the limit is exceeded.
+func (b *bucket) take() bool {
+	now := time.Now()
+	b.tokens = min(b.r.Burst, b.tokens+now.Sub(b.last).Seconds()*b.r.PerSecond)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

@@ -1,0 +1,251 @@
+// Package h2relay is strait's fast data path: an HTTP/2 relay that
+// forwards gRPC calls frame by frame. It decodes each request's headers,
+// routes on :path, picks an endpoint, and re-encodes the headers on a
+// multiplexed upstream connection; DATA, trailers and resets then pass
+// through with flow control on both sides, and messages are never
+// parsed beyond their length prefix (for the size limit).
+package h2relay
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+)
+
+// Router maps a method path, "/pkg.Service/Method", to a cluster name.
+// proxy.Router implements it.
+type Router interface {
+	Route(method string) (cluster string, ok bool)
+}
+
+// routes is an immutable routing table; a reload installs a new one.
+type routes struct {
+	router   Router
+	clusters map[string]Balancer
+}
+
+// Server relays the h2c connections it accepts. Safe for concurrent use.
+type Server struct {
+	o      Options
+	routes atomic.Pointer[routes]
+	tr     *transport
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	lis     map[net.Listener]struct{}
+	conns   map[*downConn]struct{}
+	stopped bool
+	janitor *time.Ticker
+	quit    chan struct{}
+}
+
+// NewServer returns a Server routing with router to the clusters'
+// balancers.
+func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
+	s := &Server{o: o.withDefaults(), lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
+	s.SetRoutes(router, clusters)
+	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
+	s.wg.Add(1)
+	go s.reapIdle()
+	return s
+}
+
+// SetRoutes switches to a new routing table. Calls already relayed keep
+// the endpoint they started on.
+func (s *Server) SetRoutes(router Router, clusters map[string]Balancer) {
+	s.routes.Store(&routes{router: router, clusters: clusters})
+}
+
+// Route names the cluster that method goes to (for metrics labels, as
+// proxy.Server.Route).
+func (s *Server) Route(method string) (string, bool) {
+	return s.routes.Load().router.Route(method)
+}
+
+func (s *Server) route(path string) (string, Balancer, bool) {
+	r := s.routes.Load()
+	name, ok := r.router.Route(path)
+	if !ok {
+		return "", nil, false
+	}
+	b, ok := r.clusters[name]
+	return name, b, ok
+}
+
+// Serve accepts connections on lis until Stop; it returns nil then.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		lis.Close()
+		return nil
+	}
+	s.lis[lis] = struct{}{}
+	s.mu.Unlock()
+	for {
+		nc, err := lis.Accept()
+		if err != nil {
+			s.mu.Lock()
+			stopped := s.stopped
+			s.mu.Unlock()
+			if stopped || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.ServeConn(nc)
+		}()
+	}
+}
+
+// ServeConn relays one connection that speaks HTTP/2 from its first
+// byte (h2c with prior knowledge, or TLS after ALPN chose "h2"). It
+// returns when the connection ends.
+func (s *Server) ServeConn(nc net.Conn) {
+	d := newDownConn(s, newConn(nc, &s.o))
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.conns[d] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		d.flushLoop()
+	}()
+	d.serve()
+}
+
+// downClosed counts a finished client stream; runs under c.mu.
+func (s *Server) downClosed(c *conn) {
+	d := c.down
+	if d.open--; d.open == 0 {
+		d.idleAt = time.Now()
+	}
+}
+
+// observe reports a finished call to Options.Observe; runs under the
+// client connection's mu.
+func (s *Server) observe(st *stream) {
+	if s.o.Observe == nil {
+		return
+	}
+	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: time.Since(st.start)}
+	if st.coded {
+		o.Code = st.code
+	}
+	if st.call != nil {
+		o.Endpoint = st.call.Addr()
+	}
+	s.o.Observe(o)
+}
+
+func (s *Server) forget(d *downConn) {
+	s.mu.Lock()
+	delete(s.conns, d)
+	s.mu.Unlock()
+}
+
+func (s *Server) each(fn func(d *downConn)) {
+	s.mu.Lock()
+	ds := make([]*downConn, 0, len(s.conns))
+	for d := range s.conns {
+		ds = append(ds, d)
+	}
+	s.mu.Unlock()
+	for _, d := range ds {
+		fn(d)
+	}
+}
+
+// reapIdle closes client and upstream connections that had no stream
+// for IdleTimeout.
+func (s *Server) reapIdle() {
+	defer s.wg.Done()
+	t := time.NewTicker(max(s.o.IdleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case now := <-t.C:
+			s.tr.reapIdle(now.Add(-s.o.IdleTimeout))
+			s.each(func(d *downConn) {
+				d.mu.Lock()
+				if d.open == 0 && now.Sub(d.idleAt) >= s.o.IdleTimeout {
+					d.goAwayLocked(d.lastID, 0)
+				}
+				d.mu.Unlock()
+			})
+		}
+	}
+}
+
+// Shutdown stops accepting, sends GOAWAY to every client, and waits for
+// their calls to finish until ctx ends; then it stops.
+func (s *Server) Shutdown(ctx context.Context) {
+	s.closeListeners()
+	s.each(func(d *downConn) {
+		d.mu.Lock()
+		d.gone = true
+		d.wfr.WriteGoAway(d.lastID, 0, nil)
+		d.kick()
+		d.mu.Unlock()
+	})
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !s.idle() {
+		select {
+		case <-ctx.Done():
+			s.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	s.Stop()
+}
+
+func (s *Server) idle() bool {
+	busy := false
+	s.each(func(d *downConn) {
+		d.mu.Lock()
+		busy = busy || d.open > 0
+		d.mu.Unlock()
+	})
+	return !busy
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for l := range s.lis {
+		l.Close()
+	}
+}
+
+// Stop closes every connection at once and waits for the relay's
+// goroutines to end.
+func (s *Server) Stop() {
+	s.closeListeners()
+	s.mu.Lock()
+	first := !s.stopped
+	s.stopped = true
+	s.mu.Unlock()
+	if first {
+		close(s.quit)
+	}
+	s.each(func(d *downConn) { d.nc.Close() })
+	s.tr.close()
+	s.wg.Wait()
+}

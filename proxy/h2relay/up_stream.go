@@ -1,0 +1,158 @@
+package h2relay
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
+)
+
+var errLost = errors.New("connection lost")
+
+// onHeaders relays response headers or trailers to the client.
+func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
+	fields, err := uc.hr.read(uc.rfr, f, uc.o.MaxContinuations)
+	if errors.Is(err, errHeaderListSize) {
+		return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol, Cause: err}
+	}
+	if err != nil {
+		return err
+	}
+	end := f.StreamEnded()
+	uc.mu.Lock()
+	l := uc.streams[f.StreamID]
+	if l == nil || l.recvEnd {
+		uc.mu.Unlock()
+		return nil
+	}
+	first := !l.gotHeaders
+	l.gotHeaders = true
+	if end {
+		l.recvEnd = true
+		if l.sentEnd {
+			l.finishLocked()
+		}
+	}
+	uc.mu.Unlock()
+	s := l.s
+	if first {
+		s.call.FirstResponse(time.Since(s.sentAt))
+	}
+	if end {
+		code, _ := grpcStatus(fields)
+		s.end(Outcome{Code: code})
+	}
+	forwardHeaders(&s.down, forwardable(fields), end, &uc.rb)
+	return nil
+}
+
+func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
+	uc.mu.Lock()
+	l := uc.streams[f.StreamID]
+	if l == nil {
+		uc.mu.Unlock()
+		return
+	}
+	complete := l.recvEnd
+	l.finishLocked()
+	uc.mu.Unlock()
+	if !complete {
+		l.s.end(Outcome{Err: fmt.Errorf("upstream %s reset the stream: %v", uc.p.addr, f.ErrCode)})
+	}
+	resetLeg(&l.s.down, f.ErrCode)
+}
+
+// abort resets an upstream stream the relay gives up on; the client
+// gets an error status unless it already has its response.
+func (uc *upConn) abort(id uint32, code http2.ErrCode, cause error) {
+	uc.mu.Lock()
+	l := uc.streams[id]
+	if l != nil {
+		l.finishLocked()
+	}
+	uc.wfr.WriteRSTStream(id, code)
+	uc.kick()
+	uc.mu.Unlock()
+	if l == nil {
+		return
+	}
+	if cause == nil {
+		l.s.end(Outcome{Local: true})
+		return
+	}
+	l.s.end(Outcome{Err: cause})
+	failDown(&l.s.down, codes.Internal, fmt.Sprintf("strait: upstream %s broke the stream: %v", uc.p.addr, cause))
+}
+
+// onGoAway stops new streams here; streams the endpoint never processed
+// are refused to the client, whose gRPC library retries them.
+func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
+	uc.p.mu.Lock()
+	uc.draining.Store(true)
+	refunds := uc.p.dispatchLocked()
+	uc.p.mu.Unlock()
+	applyRefunds(refunds, nil)
+	uc.mu.Lock()
+	var refused []*leg
+	for id, l := range uc.streams {
+		if id > f.LastStreamID {
+			l.finishLocked()
+			refused = append(refused, l)
+		}
+	}
+	if uc.active.Load() == 0 {
+		uc.closeLocked()
+	}
+	uc.mu.Unlock()
+	for _, l := range refused {
+		l.s.end(Outcome{Err: fmt.Errorf("upstream %s refused the stream (GOAWAY)", uc.p.addr)})
+		resetLeg(&l.s.down, http2.ErrCodeRefusedStream)
+	}
+}
+
+// teardown closes the connection and fails the calls still on it.
+func (uc *upConn) teardown(err error) {
+	uc.o.Logger.Debug("h2relay: upstream connection ended", "endpoint", uc.p.addr, "err", err)
+	uc.mu.Lock()
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		uc.goAwayLocked(0, http2.ErrCode(ce))
+	}
+	uc.closeLocked()
+	uc.dead = true
+	legs := make([]*leg, 0, len(uc.streams))
+	for _, l := range uc.streams {
+		l.finishLocked()
+		legs = append(legs, l)
+	}
+	uc.streams = nil
+	uc.mu.Unlock()
+
+	p := uc.p
+	p.mu.Lock()
+	for i, c := range p.conns {
+		if c == uc {
+			p.conns = append(p.conns[:i], p.conns[i+1:]...)
+			break
+		}
+	}
+	var failed []*stream
+	if !uc.ready {
+		p.dialing = false
+	}
+	if !uc.ready || !uc.draining.Load() {
+		// Lost, not drained: the endpoint is likely down. Calls go
+		// elsewhere until a dial probes it again.
+		failed = p.failedLocked()
+	}
+	refunds := p.dispatchLocked()
+	p.mu.Unlock()
+	applyRefunds(refunds, nil)
+	failAll(failed, fmt.Errorf("%s: %w", p.addr, errLost))
+	for _, l := range legs {
+		l.s.end(Outcome{Err: fmt.Errorf("upstream %s: %w", p.addr, errLost)})
+		failDown(&l.s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
+	}
+}
