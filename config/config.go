@@ -41,13 +41,22 @@ const (
 	ProtocolTCP  = "tcp"
 )
 
+// Data paths of a grpc listener.
+const (
+	DataplaneRelay = "relay"
+	DataplaneGRPC  = "grpc"
+)
+
 // Listener is one address strait accepts client connections on.
 type Listener struct {
 	Name    string `yaml:"name"`
 	Address string `yaml:"address"`
 	// Protocol is "grpc" (default) or "tcp".
-	Protocol string  `yaml:"protocol"`
-	Routes   []Route `yaml:"routes"`
+	Protocol string `yaml:"protocol"`
+	// Dataplane is how a grpc listener relays: "relay" (default), the
+	// frame-level HTTP/2 relay, or "grpc", the grpc-go reference path.
+	Dataplane string  `yaml:"dataplane"`
+	Routes    []Route `yaml:"routes"`
 	// Cluster is where a tcp listener sends every connection.
 	Cluster string `yaml:"cluster"`
 	// TCP shapes a tcp listener's connections (dial, limits, drain,
@@ -149,6 +158,9 @@ func (c *Config) applyDefaults() {
 		l := &c.Listeners[i]
 		if l.Protocol == "" {
 			l.Protocol = ProtocolGRPC
+		}
+		if l.Dataplane == "" && l.Protocol == ProtocolGRPC {
+			l.Dataplane = DataplaneRelay
 		}
 		if l.TCP.DialTimeout == 0 {
 			l.TCP.DialTimeout = c.Timeouts.Connect

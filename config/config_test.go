@@ -35,7 +35,7 @@ func TestParseGood(t *testing.T) {
 	if c.Limits.MaxMessageSize != 16<<20 || c.Timeouts.Connect != 2*time.Second || c.Timeouts.Drain != 30*time.Second {
 		t.Fatalf("limits/timeouts = %+v %+v", c.Limits, c.Timeouts)
 	}
-	if l := c.Listeners[0]; l.Protocol != "grpc" || len(l.Routes) != 2 || l.DefaultCluster != "greeter" {
+	if l := c.Listeners[0]; l.Protocol != "grpc" || l.Dataplane != "relay" || len(l.Routes) != 2 || l.DefaultCluster != "greeter" {
 		t.Fatalf("listener = %+v", l)
 	}
 	if got := c.Clusters["greeter"].Endpoints; len(got) != 2 || got[1] != "[::1]:10001" {
@@ -161,9 +161,11 @@ func TestParseBad(t *testing.T) {
 		{"tcp bad drain", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, drain: {mode: never}}]\n" + base,
 			`config: listeners[0].drain.mode: "never" is not one of keep, close`},
 		{"tcp unknown key", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, idle: 1s}]\n" + base,
-			`config: listeners[0].idle: unknown field (line 1; known: name, address, protocol, routes, cluster, dial_timeout, dial_attempts, max_connections, idle_timeout, max_lifetime, proxy_protocol, drain, default_cluster, tls)`},
+			`config: listeners[0].idle: unknown field (line 1; known: name, address, protocol, dataplane, routes, cluster, dial_timeout, dial_attempts, max_connections, idle_timeout, max_lifetime, proxy_protocol, drain, default_cluster, tls)`},
 		{"cluster on grpc listener", "listeners: [{address: 127.0.0.1:9000, cluster: user, default_cluster: user}]\n" + base,
 			`config: listeners[0].cluster: is for tcp listeners; a grpc listener uses routes and default_cluster`},
+		{"bad dataplane", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, dataplane: fast}]\n" + base,
+			`config: listeners[0].dataplane: "fast" is not "relay" or "grpc"`},
 		{"not yaml", "listeners: [", `config: line 1: did not find expected node content`},
 		{"empty", "", `config: empty file`},
 	}

@@ -70,6 +70,9 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if l.Cluster != "" {
 		return errorf(path+".cluster", "is for tcp listeners; a grpc listener uses routes and default_cluster")
 	}
+	if l.Dataplane != DataplaneRelay && l.Dataplane != DataplaneGRPC {
+		return errorf(path+".dataplane", "%q is not %q or %q", l.Dataplane, DataplaneRelay, DataplaneGRPC)
+	}
 	if len(l.Routes) == 0 && l.DefaultCluster == "" {
 		return errorf(path+".routes", "a listener needs routes or a default_cluster")
 	}
@@ -94,6 +97,9 @@ func (c *Config) validateListener(l Listener, path string) error {
 func (c *Config) validateTCPListener(l Listener, path string) error {
 	if len(l.Routes) > 0 || l.DefaultCluster != "" {
 		return errorf(path, "a tcp listener takes one cluster, not routes or default_cluster")
+	}
+	if l.Dataplane != "" {
+		return errorf(path+".dataplane", "is for grpc listeners")
 	}
 	if l.Cluster == "" {
 		return errorf(path+".cluster", "is required for a tcp listener")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"reflect"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
@@ -21,6 +23,10 @@ import (
 // cluster is a running cluster and the configuration it was built from,
 // so a reload can tell whether it changed.
 type cluster struct {
+	// relay balances the HTTP/2 relay's calls; relayDone lets it go.
+	relay     h2relay.LBPool
+	relayDone func()
+
 	name string
 	cfg  config.Cluster
 	// source names the discovery backend: static, etcd or k8s.
@@ -44,7 +50,7 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 		}
 		guard.WithSavedSets(saved)
 	}
-	sc, err := lb.ServiceConfig(name, cc.Balancer)
+	sc, err := lb.ServiceConfig(grpcPoolName(name), cc.Balancer)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +69,40 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	return &cluster{name: name, cfg: cc, source: kind, src: src, guard: guard, proxy: pc}, nil
+	c := &cluster{name: name, cfg: cc, source: kind, src: src, guard: guard, proxy: pc}
+	c.relay, c.relayDone = newRelayBalancer(name, cc, guard, opts.TLS)
+	return c, nil
+}
+
+// newRelayBalancer is the relay's balancer for a cluster: the lb pool
+// named after the cluster (the one the status page shows), following the
+// cluster's discovery.
+func newRelayBalancer(name string, cc config.Cluster, guard *upstream.Guard, tlsConf *tls.Config) (h2relay.LBPool, func()) {
+	pool, release := lb.DefaultRegistry.Acquire(name, cc.Balancer)
+	b, unfollow := h2relay.NewLBPool(pool, guard)
+	if tlsConf != nil {
+		conf := tlsConf.Clone()
+		conf.NextProtos = []string{"h2"}
+		b = b.WithTLS(conf)
+	}
+	return b, func() {
+		unfollow()
+		release()
+	}
+}
+
+// Pool names in the lb registry: the relay's is the cluster's own name;
+// the grpc-go path and L4 keep pools of their own, so each path's
+// membership and estimates stay its own.
+func grpcPoolName(cluster string) string { return cluster + "/grpc" }
+
+func tcpPoolName(cluster string) string { return cluster + "/tcp" }
+
+// close releases everything the cluster holds, ending calls in flight on
+// the grpc-go path.
+func (c *cluster) close() {
+	c.relayDone()
+	_ = c.proxy.Close()
 }
 
 // newSource returns the cluster's discovery source and its kind.
@@ -103,7 +142,7 @@ func (g *Gateway) retire(c *cluster) {
 			}
 		}
 		c.cancel()
-		_ = c.proxy.Close()
+		c.close()
 	})
 }
 

@@ -20,10 +20,12 @@ import (
 
 // Two strait instances behind one client, as behind a load balancer: one
 // drains under load and open streams, and no call fails.
-func TestDrainUnderLoadLosesNoCalls(t *testing.T) {
+func TestDrainUnderLoadLosesNoCalls(t *testing.T) { eachDataplane(t, testDrainUnderLoadLosesNoCalls) }
+
+func testDrainUnderLoadLosesNoCalls(t *testing.T, dp string) {
 	b := startBackend(t, "b")
 	cfg := fmt.Sprintf(`
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [%s]}}
 timeouts: {drain: 10s}
 `, b.Addr())

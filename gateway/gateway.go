@@ -19,6 +19,7 @@ import (
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
 )
 
 // Gateway is strait running one configuration at a time.
@@ -44,38 +45,60 @@ func (g *Gateway) SetMetrics(m *metrics.Metrics, reg prometheus.Registerer) {
 	g.metrics, g.registry = m, reg
 }
 
-// listener is one bound listener: a gRPC server or a TCP proxy.
+// listener is one bound listener: the HTTP/2 relay, the grpc-go path or
+// a TCP proxy; exactly one of relay, grpc and tcp is set.
 type listener struct {
-	cfg  config.Listener
-	lis  net.Listener
-	grpc *proxy.Server
-	tcp  *tcpListener
+	cfg   config.Listener
+	lis   net.Listener
+	relay *h2relay.Server
+	grpc  *proxy.Server
+	tcp   *tcpListener
 }
 
 func (l *listener) shutdown(ctx context.Context) {
-	if l.tcp != nil {
+	switch {
+	case l.tcp != nil:
 		_ = l.tcp.proxy.Shutdown(ctx)
-		return
+	case l.relay != nil:
+		l.relay.Shutdown(ctx)
+	default:
+		l.grpc.Shutdown(ctx)
 	}
-	l.grpc.Shutdown(ctx)
 }
 
 func (l *listener) stop() {
-	if l.tcp != nil {
+	switch {
+	case l.tcp != nil:
 		l.tcp.proxy.Close()
 		l.tcp.stopFollowing()
-		return
+	case l.relay != nil:
+		l.relay.Stop()
+	default:
+		l.grpc.Stop()
 	}
-	l.grpc.Stop()
 }
 
 // follow points the listener at the gateway's current clusters.
 func (l *listener) follow(g *Gateway) {
-	if l.tcp != nil {
+	switch {
+	case l.tcp != nil:
 		l.tcp.follow(g.clusters[l.cfg.Cluster])
-		return
+	case l.relay != nil:
+		l.relay.SetRoutes(g.router(l.cfg), g.relayBalancers())
+	default:
+		l.grpc.SetRoutes(g.routes(l.cfg))
 	}
-	l.grpc.SetRoutes(g.routes(l.cfg))
+}
+
+// route names the cluster the listener sends method to (gRPC listeners).
+func (l *listener) route(method string) (string, bool) {
+	switch {
+	case l.relay != nil:
+		return l.relay.Route(method)
+	case l.grpc != nil:
+		return l.grpc.Route(method)
+	}
+	return "", false
 }
 
 // New builds the clusters of cfg without starting them.
@@ -126,13 +149,19 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 		return nil, err
 	}
 	l := &listener{cfg: lc, lis: lis}
-	if lc.Protocol == config.ProtocolTCP {
+	switch {
+	case lc.Protocol == config.ProtocolTCP:
 		if tlsConf != nil {
 			lis = tls.NewListener(lis, tlsConf)
 		}
 		l.tcp = g.startTCP(lc, lis)
-	} else {
+	case lc.Dataplane == config.DataplaneGRPC:
 		l.grpc = g.startGRPC(lc, lis, tlsConf)
+	default:
+		if tlsConf != nil {
+			lis = tls.NewListener(lis, tlsConf)
+		}
+		l.relay = g.startRelay(lc, lis)
 	}
 	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "tls", lc.TLS != nil)
 	return l, nil
@@ -153,8 +182,32 @@ func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.C
 	return srv
 }
 
-// routes builds a listener's routing table over the current clusters.
-func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
+func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Server {
+	opts := h2relay.Options{
+		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
+		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		ConnectTimeout:       g.cfg.Timeouts.Connect,
+		Logger:               g.log.With("listener", lc.Name),
+	}
+	if m := g.metrics; m != nil {
+		opts.Observe = func(o h2relay.Observation) { m.ObserveCall(o.Method, o.Endpoint, o.Code, o.Duration) }
+	}
+	srv := h2relay.NewServer(g.router(lc), g.relayBalancers(), opts)
+	g.wg.Go(func() { _ = srv.Serve(lis) })
+	return srv
+}
+
+// relayBalancers maps every current cluster to its relay balancer.
+func (g *Gateway) relayBalancers() map[string]h2relay.Balancer {
+	out := make(map[string]h2relay.Balancer, len(g.clusters))
+	for name, c := range g.clusters {
+		out[name] = c.relay
+	}
+	return out
+}
+
+// router builds a listener's method router.
+func (g *Gateway) router(lc config.Listener) *proxy.Router {
 	r := proxy.NewRouter(lc.DefaultCluster)
 	for _, rt := range lc.Routes {
 		if rt.Service != "" {
@@ -163,6 +216,13 @@ func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 			r.AddPrefix(rt.Prefix, rt.Cluster)
 		}
 	}
+	return r
+}
+
+// routes builds a grpc-go listener's routing table over the current
+// clusters.
+func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
+	r := g.router(lc)
 	clusters := make(map[string]*proxy.Cluster, len(g.clusters))
 	for name, c := range g.clusters {
 		clusters[name] = c.proxy
@@ -184,10 +244,7 @@ func (g *Gateway) Route(method string) (string, bool) {
 	listeners := g.listeners
 	g.mu.Unlock()
 	for _, l := range listeners {
-		if l.grpc == nil {
-			continue
-		}
-		if c, ok := l.grpc.Route(method); ok {
+		if c, ok := l.route(method); ok {
 			return c, true
 		}
 	}
@@ -263,6 +320,6 @@ func (g *Gateway) stopLocked() {
 
 func (g *Gateway) closeClusters() {
 	for _, c := range g.clusters {
-		_ = c.proxy.Close()
+		c.close()
 	}
 }

@@ -89,11 +89,24 @@ func sayHello(conn *grpc.ClientConn) (string, error) {
 }
 
 func greeterConfig(endpoints ...string) string {
+	return greeterConfigOn("relay", endpoints...)
+}
+
+// greeterConfigOn is one listener on data path dp in front of endpoints.
+func greeterConfigOn(dp string, endpoints ...string) string {
 	return fmt.Sprintf(`
-listeners: [{name: edge, address: 127.0.0.1:0, routes: [{service: helloworld.Greeter, cluster: g}], default_cluster: g}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: %s, routes: [{service: helloworld.Greeter, cluster: g}], default_cluster: g}]
 clusters: {g: {endpoints: [%s]}}
 timeouts: {drain: 5s}
-`, strings.Join(endpoints, ", "))
+`, dp, strings.Join(endpoints, ", "))
+}
+
+// eachDataplane runs test on the HTTP/2 relay and on the grpc-go path,
+// so gateway features (TLS, reload, drain) hold on both.
+func eachDataplane(t *testing.T, test func(t *testing.T, dp string)) {
+	for _, dp := range []string{"relay", "grpc"} {
+		t.Run(dp, func(t *testing.T) { test(t, dp) })
+	}
 }
 
 func freePort(t *testing.T) string {

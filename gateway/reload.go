@@ -28,7 +28,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		c, err := g.newCluster(cfg, name, cc)
 		if err != nil {
 			for _, b := range built {
-				_ = b.proxy.Close()
+				b.close()
 			}
 			return err
 		}

@@ -14,9 +14,13 @@ import (
 )
 
 func TestReloadSwitchesClustersAndKeepsOpenStreams(t *testing.T) {
+	eachDataplane(t, testReloadSwitchesClustersAndKeepsOpenStreams)
+}
+
+func testReloadSwitchesClustersAndKeepsOpenStreams(t *testing.T, dp string) {
 	a, b := startBackend(t, "a"), startBackend(t, "b")
 	gw, addr := startGateway(t, parse(t, `
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [`+a.Addr()+`]}}
 timeouts: {drain: 5s}
 `))
@@ -42,7 +46,7 @@ timeouts: {drain: 5s}
 	}
 
 	err = gw.Reload(parse(t, `
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: h}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: h}]
 clusters: {h: {endpoints: [`+b.Addr()+`]}}
 timeouts: {drain: 5s}
 `))
@@ -74,8 +78,12 @@ func TestReloadRefusesListenerChanges(t *testing.T) {
 }
 
 func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {
+	eachDataplane(t, testReloadUnchangedClusterKeepsItsConnection)
+}
+
+func testReloadUnchangedClusterKeepsItsConnection(t *testing.T, dp string) {
 	a := startBackend(t, "a")
-	gw, addr := startGateway(t, parse(t, greeterConfig(a.Addr())))
+	gw, addr := startGateway(t, parse(t, greeterConfigOn(dp, a.Addr())))
 	conn := dial(t, addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -86,7 +94,7 @@ func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {
 	if _, err := held.Header(); err != nil {
 		t.Fatal(err)
 	}
-	if err := gw.Reload(parse(t, greeterConfig(a.Addr()))); err != nil {
+	if err := gw.Reload(parse(t, greeterConfigOn(dp, a.Addr()))); err != nil {
 		t.Fatal(err)
 	}
 	if from, err := sayHello(conn); err != nil || from != "a" {

@@ -25,14 +25,36 @@ func (g *Gateway) Status() admin.Status {
 		if sc, ok := c.src.(upstream.SkipCounter); ok {
 			cs.SkippedValues = sc.SkippedValues()
 		}
-		if pool, ok := lb.DefaultRegistry.Pool(name); ok {
-			addBalancerState(&cs, pool.Stats())
-		} else if pool, ok := lb.DefaultRegistry.Pool(tcpPoolName(name)); ok {
-			addBalancerState(&cs, pool.Stats())
+		if ps, ok := busiestPool(name); ok {
+			addBalancerState(&cs, ps)
 		}
 		st.Clusters = append(st.Clusters, cs)
 	}
 	return st
+}
+
+// busiestPool returns the stats of the cluster's pool that has served the
+// most calls: the relay's, the grpc-go path's or L4's, whichever the
+// cluster's listeners use.
+func busiestPool(cluster string) (lb.PoolStats, bool) {
+	var best lb.PoolStats
+	var bestReqs uint64
+	found := false
+	for _, name := range []string{cluster, grpcPoolName(cluster), tcpPoolName(cluster)} {
+		pool, ok := lb.DefaultRegistry.Pool(name)
+		if !ok {
+			continue
+		}
+		ps := pool.Stats()
+		var reqs uint64
+		for _, e := range ps.Endpoints {
+			reqs += e.Requests
+		}
+		if !found || reqs > bestReqs {
+			best, bestReqs, found = ps, reqs, true
+		}
+	}
+	return best, found
 }
 
 // addBalancerState fills in the balancer's numbers for the endpoints that

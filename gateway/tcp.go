@@ -75,9 +75,6 @@ func (t *tcpListener) stopFollowing() {
 	}
 }
 
-// tcpPoolName names a cluster's L4 pool in the lb registry.
-func tcpPoolName(cluster string) string { return cluster + "/tcp" }
-
 // swapBalancer lets a reload move a running TCP proxy to another pool.
 type swapBalancer struct {
 	p atomic.Pointer[tcpproxy.PoolBalancer]

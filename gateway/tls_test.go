@@ -33,13 +33,15 @@ func clientTLS(t *testing.T, caFile, cert, key string) credentials.TransportCred
 	return credentials.NewTLS(conf)
 }
 
-func TestListenerMutualTLS(t *testing.T) {
+func TestListenerMutualTLS(t *testing.T) { eachDataplane(t, testListenerMutualTLS) }
+
+func testListenerMutualTLS(t *testing.T, dp string) {
 	b := startBackend(t, "b")
 	ca := certs.NewCA(t, "edge")
 	cert, key := ca.Issue(t, "strait")
 	clientCert, clientKey := ca.Issue(t, "client")
 	cfg := parse(t, fmt.Sprintf(`
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g,
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g,
   tls: {cert: %s, key: %s, client_ca: %s, require_client_cert: true}}]
 clusters: {g: {endpoints: [%s]}}
 `, cert, key, ca.CertFile, b.Addr()))
@@ -52,7 +54,9 @@ clusters: {g: {endpoints: [%s]}}
 	}
 }
 
-func TestListenerCertificateReload(t *testing.T) {
+func TestListenerCertificateReload(t *testing.T) { eachDataplane(t, testListenerCertificateReload) }
+
+func testListenerCertificateReload(t *testing.T, dp string) {
 	b := startBackend(t, "b")
 	ca1, ca2 := certs.NewCA(t, "one"), certs.NewCA(t, "two")
 	cert1, key1 := ca1.Issue(t, "strait")
@@ -62,7 +66,7 @@ func TestListenerCertificateReload(t *testing.T) {
 	copyFile(t, cert1, cert)
 	copyFile(t, key1, key)
 	cfg := parse(t, fmt.Sprintf(`
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g, tls: {cert: %s, key: %s}}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g, tls: {cert: %s, key: %s}}]
 clusters: {g: {endpoints: [%s]}}
 `, cert, key, b.Addr()))
 	_, addr := startGateway(t, cfg)
@@ -77,7 +81,9 @@ clusters: {g: {endpoints: [%s]}}
 	})
 }
 
-func TestUpstreamTLS(t *testing.T) {
+func TestUpstreamTLS(t *testing.T) { eachDataplane(t, testUpstreamTLS) }
+
+func testUpstreamTLS(t *testing.T, dp string) {
 	ca := certs.NewCA(t, "upstream")
 	cert, key := ca.Issue(t, "backend")
 	pair, err := tls.LoadX509KeyPair(cert, key)
@@ -86,7 +92,7 @@ func TestUpstreamTLS(t *testing.T) {
 	}
 	b := startBackend(t, "secure", grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pair}})))
 	cfg := parse(t, fmt.Sprintf(`
-listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]
+listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [%s], tls: {ca: %s, server_name: localhost}}}
 `, b.Addr(), ca.CertFile))
 	_, addr := startGateway(t, cfg)

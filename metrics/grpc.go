@@ -5,6 +5,7 @@ import (
 	"maps"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
@@ -101,4 +102,17 @@ func (mm *methodMetrics) counter(endpoint string, code codes.Code) prometheus.Co
 	next[key] = c
 	mm.counters.Store(&next)
 	return c
+}
+
+// ObserveCall counts one finished call of a data path that has no grpc
+// stats handler (the HTTP/2 relay): the same request counter and latency
+// histogram as the stats handler's. Calls in flight are not tracked for
+// such a path.
+func (m *Metrics) ObserveCall(method, endpoint string, code codes.Code, took time.Duration) {
+	mm := m.lookup(method)
+	if endpoint == "" {
+		endpoint = NoEndpoint
+	}
+	mm.duration.Observe(took.Seconds())
+	mm.counter(endpoint, code).Inc()
 }
