@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: build strait test test-deps demo bench vet clean
+.PHONY: build strait test test-deps fuzz demo bench vet clean
 
 # strait alone: a static binary (the Dockerfile builds this).
 strait:
@@ -24,9 +24,18 @@ vet:
 test-deps:
 	./hack/install-chromium.sh
 	./hack/k8s-binaries.sh
+	./hack/go-tools.sh
 
 test: vet test-deps
 	$(GO) test -race -timeout 30m ./...
+
+# Brief runs of the relay's fuzz targets (frames, header blocks, message
+# limits); their seed corpora also run in every `go test`.
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzClientFrames$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
+	$(GO) test -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
+	$(GO) test -run '^$$' -fuzz '^FuzzMsgLimit$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
 
 demo: build
 	./examples/demo.sh

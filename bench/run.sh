@@ -28,7 +28,7 @@ HAPROXY=${BENCH_HAPROXY:-0}
 GHZ_VERSION=v0.93.0 # newer ghz uses far more CPU and distorts ratios on 2 cores
 TOOLS=$PWD/bin/tools
 BACKENDS=(127.0.0.1:19700 127.0.0.1:19701 127.0.0.1:19702)
-declare -A ADDR=([direct]=127.0.0.1:19700 [strait]=127.0.0.1:19600 [baseline]=127.0.0.1:19601 [haproxy]=127.0.0.1:19602)
+declare -A ADDR=([direct]=127.0.0.1:19700 [strait]=127.0.0.1:19600 [baseline]=127.0.0.1:19601 [haproxy]=127.0.0.1:19602 [strait-grpc]=127.0.0.1:19603)
 VARIANTS=${BENCH_VARIANTS:-}
 STRAIT_ENV=${BENCH_STRAIT_ENV:-}
 declare -A PID=()
@@ -99,6 +99,11 @@ start_all() {
   # env execs strait, so the PID stays strait's own.
   # shellcheck disable=SC2086 # STRAIT_ENV is a list of VAR=value words.
   start strait "${ADDR[strait]}" env $STRAIT_ENV bin/strait serve -config bench/strait.yaml -log-level warn
+  # The same strait on its grpc-go reference data path.
+  sed -e "s/127.0.0.1:19600/${ADDR[strait-grpc]}/" -e "s/127.0.0.1:19690/127.0.0.1:19689/" \
+    -e "s/protocol: grpc/protocol: grpc\n    dataplane: grpc/" bench/strait.yaml >"$OUT/strait-grpc.yaml"
+  # shellcheck disable=SC2086
+  start strait-grpc "${ADDR[strait-grpc]}" env $STRAIT_ENV bin/strait serve -config "$OUT/strait-grpc.yaml" -log-level warn
   start baseline "${ADDR[baseline]}" "$TOOLS/baseline" -listen "${ADDR[baseline]}" -backends "$(IFS=,; echo "${BACKENDS[*]}")"
   if [ "$HAPROXY" = 1 ]; then
     start haproxy "${ADDR[haproxy]}" haproxy -db -f bench/haproxy.cfg
@@ -139,7 +144,7 @@ main() {
   mkdir -p "$OUT"
   : >"$OUT/results.tsv"
   HZ=$(getconf CLK_TCK)
-  TARGETS=(direct strait baseline)
+  TARGETS=(direct strait strait-grpc baseline)
   if [ "$HAPROXY" = 1 ]; then TARGETS+=(haproxy); fi
   local v port=19610
   for v in $VARIANTS; do

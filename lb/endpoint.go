@@ -135,12 +135,18 @@ func (e *Endpoint) Start() (*Call, error) {
 
 // onBreaker keeps the pool's count of ejected members; it runs under the
 // breaker's lock and only takes the pool's.
-func (e *Endpoint) onBreaker(_, to health.State) {
+func (e *Endpoint) onBreaker(from, to health.State) {
 	p := e.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.change(e, func() { e.broken = to != health.Closed })
 	e.tripped.Store(e.broken)
+	switch {
+	case to == health.Open && from == health.Closed:
+		p.log.Warn("endpoint ejected", "endpoint", e.addr, "timeout", e.breaker.Timeout())
+	case to == health.Closed:
+		p.log.Info("endpoint recovered", "endpoint", e.addr)
+	}
 }
 
 // Call is one admitted call. End it exactly once; for streams, call

@@ -30,7 +30,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, "strait:", err)
 		return 2
 	}
-	// client-go logs through klog; keep its lines in strait's log.
+	// Packages that log through the default logger (the balancers that
+	// grpc-go builds) and client-go's klog write to strait's log.
+	slog.SetDefault(log)
 	klog.SetSlogLogger(log)
 	cfg, err := config.LoadFile(*path)
 	if err != nil {

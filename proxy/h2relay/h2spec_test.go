@@ -1,0 +1,108 @@
+package h2relay_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/upstream"
+	"github.com/straitproxy/strait/upstream/static"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+)
+
+// h2specBar is HAProxy 2.6's result here: the relay must do at least as
+// well.
+const h2specBar = 139
+
+// TestH2Spec runs the h2spec conformance suite against the relay's h2c
+// listener. Behind the relay is a plain HTTP/2 backend that reads each
+// body and answers with one, so the checks exercise the relay rather than
+// a gRPC server's answers to non-gRPC requests; it takes 50 ms per
+// request so that streams are still open when h2spec tests the
+// concurrency limit. h2spec comes from `make test-deps` (bin/tools) or
+// $STRAIT_H2SPEC.
+func TestH2Spec(t *testing.T) {
+	bin := h2specBinary(t)
+	blis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &http.Server{Handler: h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "hello from the h2spec backend\n")
+	}), &http2.Server{})}
+	go backend.Serve(blis)
+	defer backend.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	guard := upstream.NewGuard("c", static.New([]string{blis.Addr().String()}), slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { guard.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-guard.Ready()
+	rr, stop := h2relay.NewRoundRobin(guard)
+	defer stop()
+	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+
+	_, port, _ := net.SplitHostPort(lis.Addr().String())
+	runCtx, runCancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer runCancel()
+	out, _ := exec.CommandContext(runCtx, bin, "-h", "127.0.0.1", "-p", port, "-o", "2").CombinedOutput()
+	passed, failed := h2specSummary(t, string(out))
+	t.Logf("h2spec: %d passed, %d failed (HAProxy 2.6: %d passed)", passed, failed, h2specBar)
+	if passed < h2specBar || failed > 0 {
+		t.Fatalf("h2spec: %d passed, %d failed; want at least %d passed and none failed:\n%s", passed, failed, h2specBar, out)
+	}
+}
+
+func h2specBinary(t *testing.T) string {
+	if p := os.Getenv("STRAIT_H2SPEC"); p != "" {
+		return p
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "bin", "tools", "h2spec")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("h2spec not found at %s: run `make test-deps` (or set STRAIT_H2SPEC)", p)
+	}
+	return p
+}
+
+var summaryLine = regexp.MustCompile(`(\d+) tests, (\d+) passed, (\d+) skipped, (\d+) failed`)
+
+func h2specSummary(t *testing.T, out string) (passed, failed int) {
+	m := summaryLine.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no summary in h2spec's output:\n%s", strings.TrimSpace(out))
+	}
+	passed, _ = strconv.Atoi(m[2])
+	failed, _ = strconv.Atoi(m[4])
+	return passed, failed
+}
