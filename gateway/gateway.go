@@ -163,7 +163,7 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 		}
 		l.relay = g.startRelay(lc, lis)
 	}
-	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "tls", lc.TLS != nil)
+	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "dataplane", lc.Dataplane, "tls", lc.TLS != nil)
 	return l, nil
 }
 
