@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitproxy/strait/internal/ctxwait"
 	"log/slog"
 	"math"
 	"sync"
-	"time"
 
 	"github.com/cenkalti/backoff/v5"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -98,7 +98,7 @@ func (r *Registrar) run(ctx context.Context) {
 		} else if ctx.Err() == nil {
 			r.log.Warn("cannot register; will retry", "err", err)
 		}
-		if !sleep(ctx, b.NextBackOff()) {
+		if !ctxwait.Sleep(ctx, b.NextBackOff()) {
 			return
 		}
 		r.log.Info("registering again")
@@ -147,16 +147,5 @@ func (r *Registrar) setLease(l clientv3.LeaseID) {
 		default:
 			close(r.ready)
 		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

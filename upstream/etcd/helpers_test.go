@@ -6,7 +6,6 @@ import (
 	"net"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
@@ -139,57 +137,4 @@ func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 	}
 	t.Cleanup(func() { cc.Close() })
 	return cc
-}
-
-// load sends SayHello calls on two workers, paced, until stopped or a
-// bound of time is reached, and counts the outcomes.
-type load struct {
-	ok, failed atomic.Int64
-	lastErr    atomic.Value
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-}
-
-// maxLoad bounds every load loop, whatever the test does.
-const maxLoad = 90 * time.Second
-
-func startLoad(t *testing.T, cc *grpc.ClientConn) *load {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), maxLoad)
-	l := &load{cancel: cancel}
-	client := pb.NewGreeterClient(cc)
-	for range 2 {
-		l.wg.Add(1)
-		go l.worker(ctx, client)
-	}
-	t.Cleanup(l.stop)
-	return l
-}
-
-func (l *load) worker(ctx context.Context, c pb.GreeterClient) {
-	defer l.wg.Done()
-	pace := time.NewTicker(2 * time.Millisecond)
-	defer pace.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-pace.C:
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := c.SayHello(cctx, &pb.HelloRequest{Name: "load"})
-		cancel()
-		switch {
-		case err == nil:
-			l.ok.Add(1)
-		case ctx.Err() == nil:
-			l.failed.Add(1)
-			l.lastErr.Store(err)
-		}
-	}
-}
-
-func (l *load) stop() {
-	l.cancel()
-	l.wg.Wait()
 }

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -43,21 +44,21 @@ func TestOutageUnderLoad(t *testing.T) {
 		}
 	})
 	defer cancel()
-	l := startLoad(t, throughStrait(t, g))
+	l := loadtest.Start(t, throughStrait(t, g))
 	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	srv.Stop()
 	down := time.Now()
 	waitSet(t, g, upstream.Stale, 5*time.Second, frozen...)
 	t.Logf("outage noticed after %v", time.Since(down))
-	okAtStop := l.ok.Load()
+	okAtStop := l.OK.Load()
 	testutil.Never(t, outage-time.Since(down), "the set changed during the outage", func() bool {
-		return changed.Load() != nil || l.failed.Load() > 0
+		return changed.Load() != nil || l.Failed.Load() > 0
 	})
-	if served := l.ok.Load() - okAtStop; served < 50 {
+	if served := l.OK.Load() - okAtStop; served < 50 {
 		t.Errorf("only %d RPCs served during the outage", served)
 	}
-	t.Logf("etcd down %v: %d RPCs served, %d failed", time.Since(down), l.ok.Load()-okAtStop, l.failed.Load())
+	t.Logf("etcd down %v: %d RPCs served, %d failed", time.Since(down), l.OK.Load()-okAtStop, l.Failed.Load())
 
 	rel.Cut()
 	srv.Restart()
@@ -75,9 +76,9 @@ func TestOutageUnderLoad(t *testing.T) {
 	if b.Calls() > bCalls+2 {
 		t.Errorf("b still gets traffic after removal: %d → %d", bCalls, b.Calls())
 	}
-	l.stop()
-	if n := l.failed.Load(); n != 0 {
-		t.Errorf("%d RPCs failed (last: %v)", n, l.lastErr.Load())
+	l.Stop()
+	if n := l.Failed.Load(); n != 0 {
+		t.Errorf("%d RPCs failed (first: %v)", n, l.FirstErr())
 	}
 	if s, ok := changed.Load().(upstream.Snapshot); ok {
 		t.Errorf("set changed during the outage: %+v", s)
@@ -104,14 +105,14 @@ func TestWarmStartFromSavedSet(t *testing.T) {
 	g, _ = runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), saved)
 	waitSet(t, g, upstream.Stale, 3*time.Second, a.Addr(), b.Addr())
 	t.Logf("serving the saved set %v after start with etcd down", time.Since(start))
-	l := startLoad(t, throughStrait(t, g))
+	l := loadtest.Start(t, throughStrait(t, g))
 	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 10 && b.Calls() > 10 })
 
 	srv.Restart()
 	waitSet(t, g, upstream.Synced, 10*time.Second, a.Addr(), b.Addr())
-	l.stop()
-	if n := l.failed.Load(); n != 0 {
-		t.Errorf("%d RPCs failed (last: %v)", n, l.lastErr.Load())
+	l.Stop()
+	if n := l.Failed.Load(); n != 0 {
+		t.Errorf("%d RPCs failed (first: %v)", n, l.FirstErr())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/straitproxy/strait/internal/ctxwait"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,7 @@ func (s *Source) Run(ctx context.Context, emit func(upstream.Update)) {
 		failing = true
 		s.log.Log(ctx, level, "etcd failing; will list again", "err", err)
 		emit(upstream.Update{Err: err})
-		if !sleep(ctx, b.NextBackOff()) {
+		if !ctxwait.Sleep(ctx, b.NextBackOff()) {
 			return
 		}
 	}
@@ -147,20 +148,8 @@ func (s *Source) connect(ctx context.Context, b backoff.BackOff, emit func(upstr
 		err = fmt.Errorf("etcd connect %v: %w", s.cfg.Endpoints, err)
 		s.log.Warn("cannot connect to etcd", "err", err)
 		emit(upstream.Update{Err: err})
-		if !sleep(ctx, b.NextBackOff()) {
+		if !ctxwait.Sleep(ctx, b.NextBackOff()) {
 			return nil
 		}
-	}
-}
-
-// sleep waits d or until ctx is done; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"fmt"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 
 	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
-	l := startLoad(t, throughStrait(t, g))
+	l := loadtest.Start(t, throughStrait(t, g))
 	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
 
 	var inSet, firstRPC, outOfSet, lastRPC []time.Duration
@@ -47,7 +48,7 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 		outOfSet = append(outOfSet, time.Since(start))
 		lastRPC = append(lastRPC, untilQuiet(t, c, start, a, b))
 	}
-	l.stop()
+	l.Stop()
 	t.Logf("registration → in strait's set: %s", summary(inSet))
 	t.Logf("registration → first RPC through strait: %s", summary(firstRPC))
 	t.Logf("revocation → out of strait's set: %s", summary(outOfSet))
@@ -55,8 +56,8 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 	if median(inSet) > time.Second || median(outOfSet) > time.Second {
 		t.Errorf("propagation too slow: add %s, remove %s", summary(inSet), summary(outOfSet))
 	}
-	if n := l.failed.Load(); n != 0 {
-		t.Errorf("%d RPCs failed (last: %v)", n, l.lastErr.Load())
+	if n := l.Failed.Load(); n != 0 {
+		t.Errorf("%d RPCs failed (first: %v)", n, l.FirstErr())
 	}
 }
 

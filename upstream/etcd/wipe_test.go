@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func TestWipedEtcdKeepsSetUntilInstancesReturn(t *testing.T) {
 		}
 	})
 	defer cancel()
-	l := startLoad(t, throughStrait(t, g))
+	l := loadtest.Start(t, throughStrait(t, g))
 
 	instances.Cut()
 	srv.RestartWiped()
@@ -57,12 +58,12 @@ func TestWipedEtcdKeepsSetUntilInstancesReturn(t *testing.T) {
 	back := time.Now()
 	waitSet(t, g, upstream.Synced, DefaultWipeGrace-time.Second, want...)
 	t.Logf("set confirmed %v after the instances could reach etcd again (grace %v)", time.Since(back), DefaultWipeGrace)
-	l.stop()
+	l.Stop()
 	if s, ok := shrunk.Load().(upstream.Snapshot); ok {
 		t.Errorf("the set shrank after the wipe: %+v", s)
 	}
-	if n := l.failed.Load(); n != 0 {
-		t.Errorf("%d RPCs failed (last: %v)", n, l.lastErr.Load())
+	if n := l.Failed.Load(); n != 0 {
+		t.Errorf("%d RPCs failed (first: %v)", n, l.FirstErr())
 	}
 }
 

@@ -3,6 +3,7 @@ package k8s_test
 import (
 	"context"
 	"fmt"
+	"github.com/straitproxy/strait/internal/testutil"
 	"log/slog"
 	"os"
 	"testing"
@@ -51,7 +52,7 @@ func TestGatewayWithConfigMapConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(g.Stop)
-	waitFor(t, mustHappen, "the gateway to be ready", func() bool { return g.Ready() == nil })
+	testutil.WaitFor(t, mustHappen, "the gateway to be ready", func() bool { return g.Ready() == nil })
 	addr, err := g.Addr(cfg.Listeners[0].Name)
 	if err != nil {
 		t.Fatal(err)

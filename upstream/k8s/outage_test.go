@@ -3,16 +3,15 @@ package k8s_test
 import (
 	"context"
 	"fmt"
+	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -48,8 +47,8 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	target, kubeconfig := "k8s://"+ns+"/svc:grpc", adminKubeconfig(t)
 	w := watch(t, target, kubeconfig, saved)
 	w.waitSet(t, addrs...)
-	load := startLoad(t, throughProxy(t, w.guard))
-	load.waitCalls(t, 200)
+	load := loadtest.Start(t, throughProxy(t, w.guard))
+	waitCalls(t, load, 200)
 
 	other, err := kube.AddAPIServer()
 	if err != nil {
@@ -65,7 +64,7 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 	stopping := time.Now()
 	kube.API.Kill()
 	stopped := time.Now()
-	waitFor(t, mustHappen, "the Guard to see the outage", func() bool {
+	testutil.WaitFor(t, mustHappen, "the Guard to see the outage", func() bool {
 		snap, _ := w.snapshot()
 		return snap.State == upstream.Stale
 	})
@@ -75,9 +74,9 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		t.Fatalf("delete through the second API server: %v", err)
 	}
 	warm := watch(t, target, kubeconfig, saved)
-	callsBefore := load.ok.Load()
+	callsBefore := load.OK.Load()
 	holdSet(t, w, addrs, stopped.Add(outage))
-	if n := load.ok.Load() - callsBefore; n == 0 {
+	if n := load.OK.Load() - callsBefore; n == 0 {
 		t.Error("no call succeeded during the outage")
 	}
 	if backends[2].Calls() == keptBefore {
@@ -95,21 +94,21 @@ func TestAPIServerOutageUnderLoad(t *testing.T) {
 		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 	// Calls picked before the change may still land on the removed
 	// backend; after a few hundred more none may.
-	load.waitCalls(t, load.ok.Load()+200)
+	waitCalls(t, load, load.OK.Load()+200)
 	removed := backends[2].Calls()
-	load.waitCalls(t, load.ok.Load()+500)
+	waitCalls(t, load, load.OK.Load()+500)
 	if n := backends[2].Calls() - removed; n != 0 {
 		t.Errorf("the backend whose slice was deleted still got %d calls", n)
 	}
-	load.stop()
+	load.Stop()
 	// The restarted API server cannot resume the old watch, so the
 	// informer relists and delivers the deletion as a tombstone.
 	if !strings.Contains(w.logs.String(), "deleted while disconnected") {
 		t.Error("the deletion did not come as a DeletedFinalStateUnknown tombstone; the test no longer covers them")
 	}
-	t.Logf("calls: %d ok, %d failed", load.ok.Load(), load.failed.Load())
-	if f := load.failed.Load(); f != 0 {
-		t.Errorf("%d calls failed; first error: %v", f, load.firstErr.Load())
+	t.Logf("calls: %d ok, %d failed", load.OK.Load(), load.Failed.Load())
+	if f := load.Failed.Load(); f != 0 {
+		t.Errorf("%d calls failed; first error: %v", f, load.FirstErr())
 	}
 }
 
@@ -205,52 +204,8 @@ func throughAddr(t *testing.T, addr string) *grpc.ClientConn {
 	return conn
 }
 
-// load calls SayHello from a few goroutines until stopped, bounded in
-// time and in count.
-type load struct {
-	ok, failed atomic.Int64
-	firstErr   atomic.Value
-	cancel     context.CancelFunc
-	wg         sync.WaitGroup
-}
-
-const (
-	loadWorkers  = 4
-	loadMaxCalls = 2_000_000
-	loadMaxTime  = 3 * time.Minute
-)
-
-func startLoad(t *testing.T, conn *grpc.ClientConn) *load {
-	ctx, cancel := context.WithTimeout(context.Background(), loadMaxTime)
-	l := &load{cancel: cancel}
-	client := pb.NewGreeterClient(conn)
-	var budget atomic.Int64
-	for range loadWorkers {
-		l.wg.Go(func() {
-			for ctx.Err() == nil && budget.Add(1) <= loadMaxCalls {
-				callCtx, done := context.WithTimeout(ctx, 5*time.Second)
-				_, err := client.SayHello(callCtx, &pb.HelloRequest{Name: "load"})
-				done()
-				switch {
-				case err == nil:
-					l.ok.Add(1)
-				case ctx.Err() == nil:
-					l.failed.Add(1)
-					l.firstErr.CompareAndSwap(nil, err)
-				}
-			}
-		})
-	}
-	t.Cleanup(l.stop)
-	return l
-}
-
-func (l *load) waitCalls(t *testing.T, n int64) {
+// waitCalls waits until the load has made n successful calls.
+func waitCalls(t *testing.T, l *loadtest.Load, n int64) {
 	t.Helper()
-	waitFor(t, mustHappen, fmt.Sprintf("%d calls", n), func() bool { return l.ok.Load() >= n })
-}
-
-func (l *load) stop() {
-	l.cancel()
-	l.wg.Wait()
+	testutil.WaitFor(t, mustHappen, fmt.Sprintf("%d calls", n), func() bool { return l.OK.Load() >= n })
 }

@@ -2,6 +2,7 @@ package k8s_test
 
 import (
 	"context"
+	"github.com/straitproxy/strait/internal/testutil"
 	"strings"
 	"testing"
 	"time"
@@ -64,7 +65,7 @@ func TestRBACDenialIsPlain(t *testing.T) {
 	w := watch(t, "k8s://"+ns+"/svc:grpc", serviceAccountKubeconfig(t, c, ns, "unbound"))
 	// The informer retries with back-off; wait for several denials so the
 	// test sees that they are logged once, not once each.
-	waitFor(t, mustHappen, "repeated denials", func() bool {
+	testutil.WaitFor(t, mustHappen, "repeated denials", func() bool {
 		snap, pubs := w.snapshot()
 		return snap.LastErr != nil && pubs >= 5
 	})

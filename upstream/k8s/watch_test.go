@@ -2,6 +2,7 @@ package k8s_test
 
 import (
 	"context"
+	"github.com/straitproxy/strait/internal/testutil"
 	"log/slog"
 	"slices"
 	"strings"
@@ -89,7 +90,7 @@ func (w *watched) waitSetWithin(t *testing.T, timeout time.Duration, addrs ...st
 	t.Helper()
 	want := key(addrs)
 	var at time.Time
-	waitFor(t, timeout, "set ["+want+"]", func() bool {
+	testutil.WaitFor(t, timeout, "set ["+want+"]", func() bool {
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		at = w.first[want]
