@@ -12,7 +12,6 @@ import (
 	"github.com/straitproxy/strait/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
@@ -40,7 +39,7 @@ timeouts: {drain: 10s}
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	client := testgrpc.NewTestServiceClient(conn)
+	client := testpb.NewTestServiceClient(conn)
 
 	// Open streams on both instances before the drain starts.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 )
@@ -30,7 +29,7 @@ timeouts: {drain: 5s}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	stream, err := testgrpc.NewTestServiceClient(conn).FullDuplexCall(ctx)
+	stream, err := testpb.NewTestServiceClient(conn).FullDuplexCall(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +86,7 @@ func testReloadUnchangedClusterKeepsItsConnection(t *testing.T, dp string) {
 	conn := dial(t, addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	held, err := testgrpc.NewTestServiceClient(conn).FullDuplexCall(metadata.AppendToOutgoingContext(ctx, backend.HoldKey, "1"))
+	held, err := testpb.NewTestServiceClient(conn).FullDuplexCall(metadata.AppendToOutgoingContext(ctx, backend.HoldKey, "1"))
 	if err != nil {
 		t.Fatal(err)
 	}

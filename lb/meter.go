@@ -4,7 +4,6 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // meter is a peak-EWMA latency estimate. A sample above the estimate
@@ -52,6 +51,3 @@ func (m *meter) observe(rtt float64, now int64, tau float64) {
 	m.est.Store(math.Float64bits(next))
 	m.stamp.Store(max(now, m.stamp.Load()))
 }
-
-// durationNanos converts for the meter, which works in float nanoseconds.
-func durationNanos(d time.Duration) float64 { return float64(d) }

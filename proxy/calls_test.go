@@ -12,7 +12,6 @@ import (
 	"github.com/straitproxy/strait/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -185,7 +184,7 @@ func TestTrailersOnlyErrorWithDetails(t *testing.T) {
 		want := &testpb.EchoStatus{Code: int32(codes.NotFound), Message: "no such thing"}
 		call := func(conn *grpc.ClientConn) (st *status.Status, hdr, trl metadata.MD) {
 			ctx := metadata.AppendToOutgoingContext(ctxTimeout(t, 5*time.Second), backend.EchoTrailerKey, "t", backend.NoHeadersKey, "1")
-			_, err := testgrpc.NewTestServiceClient(conn).UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: want}, grpc.Header(&hdr), grpc.Trailer(&trl))
+			_, err := testpb.NewTestServiceClient(conn).UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: want}, grpc.Header(&hdr), grpc.Trailer(&trl))
 			// The remaining deadline differs between two calls by nature.
 			hdr.Delete(backend.DeadlineHeaderKey)
 			trl.Delete(backend.DeadlineHeaderKey)

@@ -63,7 +63,6 @@ func NewCluster(name string, guard *upstream.Guard, opts ClusterOptions) (*Clust
 			grpc.MaxCallRecvMsgSize(opts.MaxMessageSize),
 			grpc.MaxCallSendMsgSize(opts.MaxMessageSize),
 		),
-		grpc.WithSharedWriteBuffer(true),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("cluster %s: %w", name, err)

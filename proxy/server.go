@@ -63,7 +63,6 @@ func NewServer(routes *Routes, opts ServerOptions) *Server {
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(opts.MaxMessageSize),
 		grpc.MaxSendMsgSize(opts.MaxMessageSize),
-		grpc.SharedWriteBuffer(true),
 		grpc.NumStreamWorkers(cmp.Or(opts.StreamWorkers, DefaultStreamWorkers)),
 	}
 	if opts.TLS != nil {

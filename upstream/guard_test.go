@@ -140,6 +140,7 @@ func TestGuardWarmStartFromSavedSet(t *testing.T) {
 	}
 	g, src := runGuard(t, saved)
 	src.push(set("a:1", "b:1"))
+	expect(t, g, Synced, "a:1", "b:1")
 	got, err := saved.Load("user")
 	if err != nil || !slices.Equal(Addrs(got), []string{"a:1", "b:1"}) {
 		t.Fatalf("saved = %v, %v; want a:1 b:1", got, err)
