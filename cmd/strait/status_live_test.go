@@ -54,12 +54,14 @@ func TestStatusPageLive(t *testing.T) {
 	backends[1].SetFailure(1, codes.Unavailable)
 	page.WaitTrue("failing endpoint shown open with its error", bad.breaker()+` === "open" && `+
 		bad.rowJS()+`.querySelector("td.err").textContent.includes("Unavailable")`)
+	t.Logf("%v: %s shown open", time.Since(start).Round(time.Millisecond), backends[1].Addr())
 	for _, i := range []int{0, 2} {
 		ep := endpointJS(backends[i].Addr())
 		page.WaitTrue(backends[i].Addr()+" keeps more share than the ejected one",
 			ep.breaker()+` === "closed" && `+ep.share()+` > `+bad.share())
 	}
 	t.Logf("%v: %s ejected", time.Since(start).Round(time.Millisecond), backends[1].Addr())
+	page.Resize(1280, 390)
 	shot := page.Screenshot(filepath.Join(t.TempDir(), "status.png"))
 	if os.Getenv("STRAIT_UPDATE_SCREENSHOT") == "1" {
 		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status.png"), shot, 0o644); err != nil {
@@ -69,9 +71,10 @@ func TestStatusPageLive(t *testing.T) {
 
 	backends[1].SetFailure(0, 0)
 	page.WaitTrue("healed endpoint shown closed again", bad.breaker()+` === "closed"`)
+	t.Logf("%v: %s closed again", time.Since(start).Round(time.Millisecond), backends[1].Addr())
 	before = requests(t, page, backends[:])
 	page.WaitTrue("healed endpoint takes traffic again", growsJS(backends[1:2], before[1:2]))
-	t.Logf("%v: %s closed again; load ok %d, failed %d", time.Since(start).Round(time.Millisecond),
+	t.Logf("%v: %s takes traffic again; load ok %d, failed %d", time.Since(start).Round(time.Millisecond),
 		backends[1].Addr(), load.OK.Load(), load.Failed.Load())
 	if load.OK.Load() == 0 {
 		t.Fatal("no call succeeded through strait")
@@ -132,7 +135,8 @@ type liveStrait struct {
 
 // startStrait serves one listener routing helloworld.Greeter to a
 // cluster of backends, whose breakers eject after 3 failures in a row
-// for 300 ms to 2 s, so the test sees ejection and recovery in seconds.
+// (each costing only a 100 ms penalty, so the next comes soon)
+// for 1 s to 4 s, so the test sees ejection and recovery in seconds.
 func startStrait(t *testing.T, backends []*backend.Server) *liveStrait {
 	t.Helper()
 	addrs := make([]string, len(backends))
@@ -147,7 +151,7 @@ listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, clu
 clusters:
   greeter:
     endpoints: [%s]
-    balancer: {breaker: {consecutive_failures: 3, timeout: 300ms, max_timeout: 2s}}
+    balancer: {penalty: 100ms, breaker: {consecutive_failures: 3, timeout: 1s, max_timeout: 4s}}
 timeouts: {drain: 5s}
 `, s.admin, addr, strings.Join(addrs, ", ")))
 	ctx, cancel := context.WithCancel(context.Background())

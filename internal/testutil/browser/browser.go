@@ -58,10 +58,16 @@ func New(t testing.TB) *Page {
 		cancelAlloc()
 	})
 	p := &Page{t: t, ctx: ctx}
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 780)); err != nil {
-		t.Fatalf("start %s: %v", ChromiumPath, err)
-	}
+	p.Resize(1280, 780)
 	return p
+}
+
+// Resize sets the viewport, so a screenshot frames what it shows.
+func (p *Page) Resize(width, height int64) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, chromedp.EmulateViewport(width, height)); err != nil {
+		p.t.Fatalf("resize to %dx%d: %v", width, height, err)
+	}
 }
 
 // Open loads url in the tab.
