@@ -187,6 +187,8 @@ func TestGuardSubscriberOrdering(t *testing.T) {
 			var mu sync.Mutex
 			last := -1
 			var bad error
+			done := make(chan struct{})
+			var once sync.Once
 			cancel := g.Subscribe(func(s Snapshot) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -194,22 +196,22 @@ func TestGuardSubscriberOrdering(t *testing.T) {
 					bad = fmt.Errorf("subscriber %d: set of %d after %d", i, n, last)
 				}
 				last = len(s.Endpoints)
+				if bad != nil || last == sets {
+					once.Do(func() { close(done) })
+				}
 			})
 			defer cancel()
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				mu.Lock()
-				l, b := last, bad
-				mu.Unlock()
-				if b != nil || l == sets || time.Now().After(deadline) {
-					if b == nil && l != sets {
-						b = fmt.Errorf("subscriber %d ended on %d endpoints", i, l)
-					}
-					errs <- b
-					return
-				}
-				time.Sleep(time.Millisecond)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
 			}
+			mu.Lock()
+			l, b := last, bad
+			mu.Unlock()
+			if b == nil && l != sets {
+				b = fmt.Errorf("subscriber %d ended on %d endpoints", i, l)
+			}
+			errs <- b
 		}()
 	}
 	addrs := []string{}
