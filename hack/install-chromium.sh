@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs Debian's chromium for the status-page browser test
-# (admin/browser_test.go). Does nothing when it is already there.
+# (admin/browser_test.go, cmd/strait/status_live_test.go). Does nothing
+# when it is already there.
 set -eu
 if [ -x /usr/bin/chromium ]; then
 	exit 0

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/browser"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	pb "google.golang.org/grpc/examples/helloworld/helloworld"
+)
+
+// TestStatusPageLive runs strait in-process over three real backends with
+// SayHello load flowing through it, and watches /status in headless
+// Chromium while one backend fails every call and then heals. With
+// STRAIT_UPDATE_SCREENSHOT=1 it writes docs/status.png while that
+// backend is ejected.
+func TestStatusPageLive(t *testing.T) {
+	start := time.Now()
+	var backends [3]*backend.Server
+	for i := range backends {
+		b, err := backend.Start("127.0.0.1:0", fmt.Sprintf("b%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Stop()
+		backends[i] = b
+	}
+	s := startStrait(t, backends[:])
+	defer s.stop(t)
+	load := loadtest.Start(t, s.conn)
+	defer load.Stop()
+
+	page := browser.New(t)
+	page.Open("http://" + s.admin + "/status")
+	for _, b := range backends {
+		ep := endpointJS(b.Addr())
+		page.WaitTrue(b.Addr()+" shown closed with a share", ep.breaker()+` === "closed" && `+ep.share()+` > 0`)
+	}
+	before := requests(t, page, backends[:])
+	page.WaitTrue("request counts grow on every endpoint", growsJS(backends[:], before))
+	t.Logf("%v: three endpoints closed, counts growing", time.Since(start).Round(time.Millisecond))
+
+	bad := endpointJS(backends[1].Addr())
+	backends[1].SetFailure(1, codes.Unavailable)
+	page.WaitTrue("failing endpoint shown open with its error", bad.breaker()+` === "open" && `+
+		bad.rowJS()+`.querySelector("td.err").textContent.includes("Unavailable")`)
+	t.Logf("%v: %s shown open", time.Since(start).Round(time.Millisecond), backends[1].Addr())
+	for _, i := range []int{0, 2} {
+		ep := endpointJS(backends[i].Addr())
+		page.WaitTrue(backends[i].Addr()+" keeps more share than the ejected one",
+			ep.breaker()+` === "closed" && `+ep.share()+` > `+bad.share())
+	}
+	t.Logf("%v: %s ejected", time.Since(start).Round(time.Millisecond), backends[1].Addr())
+	page.Resize(1280, 390)
+	shot := page.Screenshot(filepath.Join(t.TempDir(), "status.png"))
+	if os.Getenv("STRAIT_UPDATE_SCREENSHOT") == "1" {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status.png"), shot, 0o644); err != nil {
+			t.Fatalf("update docs/status.png: %v", err)
+		}
+	}
+
+	backends[1].SetFailure(0, 0)
+	page.WaitTrue("healed endpoint shown closed again", bad.breaker()+` === "closed"`)
+	t.Logf("%v: %s closed again", time.Since(start).Round(time.Millisecond), backends[1].Addr())
+	before = requests(t, page, backends[:])
+	page.WaitTrue("healed endpoint takes traffic again", growsJS(backends[1:2], before[1:2]))
+	t.Logf("%v: %s takes traffic again; load ok %d, failed %d", time.Since(start).Round(time.Millisecond),
+		backends[1].Addr(), load.OK.Load(), load.Failed.Load())
+	if load.OK.Load() == 0 {
+		t.Fatal("no call succeeded through strait")
+	}
+}
+
+// endpointJS builds JavaScript expressions about one endpoint's row.
+type endpointJS string
+
+func (a endpointJS) rowJS() string {
+	return `document.querySelector('tr[data-endpoint="` + string(a) + `"]')`
+}
+
+func (a endpointJS) breaker() string {
+	return a.rowJS() + `.querySelector("td[data-breaker]").dataset.breaker`
+}
+
+func (a endpointJS) share() string {
+	return `parseInt(` + a.rowJS() + `.querySelector(".share span").textContent)`
+}
+
+func (a endpointJS) requests() string {
+	return `Number(` + a.rowJS() + `.querySelector("td.reqs").textContent)`
+}
+
+// requests reads the request counts the page shows for backends.
+func requests(t *testing.T, page *browser.Page, backends []*backend.Server) []int {
+	t.Helper()
+	exprs := make([]string, len(backends))
+	for i, b := range backends {
+		exprs[i] = endpointJS(b.Addr()).requests()
+	}
+	n, err := browser.Eval[[]int](page, "["+strings.Join(exprs, ", ")+"]")
+	if err != nil {
+		t.Fatalf("read request counts: %v", err)
+	}
+	return n
+}
+
+// growsJS is true once every backend's count on the page exceeds before.
+func growsJS(backends []*backend.Server, before []int) string {
+	conds := make([]string, len(backends))
+	for i, b := range backends {
+		conds[i] = fmt.Sprintf("%s > %d", endpointJS(b.Addr()).requests(), before[i])
+	}
+	return strings.Join(conds, " && ")
+}
+
+// liveStrait is strait serving in-process, with a client connection to
+// its gRPC listener.
+type liveStrait struct {
+	admin  string
+	conn   *grpc.ClientConn
+	cancel context.CancelFunc
+	exit   chan int
+	log    *syncBuffer
+}
+
+// startStrait serves one listener routing helloworld.Greeter to a
+// cluster of backends, whose breakers eject after 3 failures in a row
+// (each costing only a 100 ms penalty, so the next comes soon)
+// for 1 s to 4 s, so the test sees ejection and recovery in seconds.
+func startStrait(t *testing.T, backends []*backend.Server) *liveStrait {
+	t.Helper()
+	addrs := make([]string, len(backends))
+	for i, b := range backends {
+		addrs[i] = b.Addr()
+	}
+	addr := freeAddr(t)
+	s := &liveStrait{admin: freeAddr(t), exit: make(chan int, 1), log: &syncBuffer{}}
+	path := writeConfig(t, fmt.Sprintf(`
+admin: {address: %s}
+listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, cluster: greeter}]}]
+clusters:
+  greeter:
+    endpoints: [%s]
+    balancer: {penalty: 100ms, breaker: {consecutive_failures: 3, timeout: 1s, max_timeout: 4s}}
+timeouts: {drain: 5s}
+`, s.admin, addr, strings.Join(addrs, ", ")))
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go func() { s.exit <- run(ctx, []string{"serve", "-config", path}, &bytes.Buffer{}, s.log) }()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	s.conn = conn
+	callCtx, callCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer callCancel()
+	if _, err := pb.NewGreeterClient(conn).SayHello(callCtx, &pb.HelloRequest{Name: "t"}, grpc.WaitForReady(true)); err != nil {
+		s.stop(t)
+		t.Fatalf("first call through strait: %v; log:\n%s", err, s.log)
+	}
+	return s
+}
+
+// stop closes the client and stops strait, failing the test unless it
+// exits 0 within 10 s.
+func (s *liveStrait) stop(t *testing.T) {
+	t.Helper()
+	s.conn.Close()
+	s.cancel()
+	select {
+	case code := <-s.exit:
+		if code != 0 {
+			t.Errorf("strait exit %d; log:\n%s", code, s.log)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("strait did not stop; log:\n%s", s.log)
+	}
+}
