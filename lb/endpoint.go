@@ -63,8 +63,17 @@ func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 // with τ: a failure makes the endpoint unattractive at once; one that
 // failed once is probed again within seconds, one that keeps failing ever
 // more rarely (a penalty folded into the EWMA would stay for several τ).
+//
+// Until its first sample an endpoint costs no more than the pool's typical
+// latency, so it is tried as soon as its peers are as loaded, instead of
+// waiting for its prior to decay below their measured latency.
 func (e *Endpoint) cost(now int64) float64 {
 	c := e.meter.value(now, e.pool.tau)
+	if !e.meter.sampled.Load() {
+		if t := e.pool.typical.value(); t > 0 {
+			c = min(c, t)
+		}
+	}
 	if f := e.failedAt.Load(); f != noFailure {
 		c = max(c, float64(e.pool.opts.Penalty)*math.Exp(-float64(now-f)/float64(e.fade.Load())))
 	}
@@ -169,7 +178,9 @@ func (c *Call) FirstResponse() {
 	if c.sampled.CompareAndSwap(false, true) {
 		p := c.ep.pool
 		now := p.nanos()
-		c.ep.meter.observe(float64(now-c.start), now, p.tau)
+		rtt := float64(now - c.start)
+		c.ep.meter.observe(rtt, now, p.tau)
+		p.typical.observe(rtt)
 	}
 }
 

@@ -18,6 +18,9 @@ type meter struct {
 	mu    sync.Mutex
 	est   atomic.Uint64 // float64 bits, nanoseconds
 	stamp atomic.Int64  // when est was written, nanoseconds on the pool clock
+	// sampled is false while est is still the prior, a guess: the first
+	// sample replaces it instead of being averaged into it.
+	sampled atomic.Bool
 }
 
 func (m *meter) reset(est float64, now int64) {
@@ -44,10 +47,36 @@ func (m *meter) observe(rtt float64, now int64, tau float64) {
 	defer m.mu.Unlock()
 	prev := m.value(now, tau)
 	next := rtt
-	if rtt < prev {
+	if rtt < prev && m.sampled.Load() {
 		w := math.Exp(-max(0, float64(now-m.stamp.Load())) / tau)
 		next = prev*w + rtt*(1-w)
 	}
 	m.est.Store(math.Float64bits(next))
 	m.stamp.Store(max(now, m.stamp.Load()))
+	m.sampled.Store(true)
 }
+
+// typical is a pool-wide moving average of every latency sample, the cost
+// an endpoint is assumed to have before its own first sample.
+type typical struct {
+	bits atomic.Uint64 // float64 nanoseconds; 0 before any sample
+}
+
+// typicalWeight is how much one sample moves the pool-wide average.
+const typicalWeight = 0.1
+
+func (t *typical) observe(rtt float64) {
+	for {
+		old := t.bits.Load()
+		prev := math.Float64frombits(old)
+		next := rtt
+		if old != 0 {
+			next = prev + typicalWeight*(rtt-prev)
+		}
+		if t.bits.CompareAndSwap(old, math.Float64bits(next)) {
+			return
+		}
+	}
+}
+
+func (t *typical) value() float64 { return math.Float64frombits(t.bits.Load()) }

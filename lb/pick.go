@@ -16,8 +16,8 @@ func (s *Set) Endpoint(i int) *Endpoint { return s.eps[i] }
 
 // Pick chooses an endpoint by the power of two choices: two distinct
 // random candidates among those that may take traffic, the lower load
-// (estimate × (in-flight+1)) wins. With two endpoints both are compared,
-// with one it is the answer. When every candidate drawn is ejected it scans
+// (estimate × (in-flight+1)) wins, ties going to either at random. With
+// two endpoints both are compared, with one it is the answer. When every candidate drawn is ejected it scans
 // for any available endpoint and, failing that, fails open. ok is false
 // only for an empty set.
 func (s *Set) Pick() (*Endpoint, bool) {
@@ -41,10 +41,13 @@ func (s *Set) PickIndex() (int, bool) {
 	panicking := p.panicking.Load()
 	now := p.nanos()
 	if n == 2 {
-		if i, ok := s.better(0, 1, now, panicking); ok {
-			return i, true
+		// A random order breaks ties, so two equally loaded endpoints
+		// share the traffic even one call at a time.
+		i := int(p.rnd() % 2)
+		if k, ok := s.better(i, 1-i, now, panicking); ok {
+			return k, true
 		}
-		return int(p.rnd() % 2), true
+		return i, true
 	}
 	for range 3 {
 		r := p.rnd()

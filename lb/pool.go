@@ -32,6 +32,7 @@ type Pool struct {
 	log        *slog.Logger
 
 	set              atomic.Pointer[Set]
+	typical          typical
 	panicking        atomic.Bool
 	panicActivations atomic.Uint64
 

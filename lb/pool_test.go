@@ -157,3 +157,31 @@ func TestEmptyAndSingle(t *testing.T) {
 		t.Fatal("single endpoint (listed twice) not picked")
 	}
 }
+
+// An endpoint that has not answered yet is tried as soon as its peer is
+// no cheaper, even when traffic is one call at a time: its prior does not
+// keep it out until it decays below the peer's measured latency.
+func TestUnsampledEndpointIsExplored(t *testing.T) {
+	p, clk := newTestPool(Options{Prior: 10 * time.Millisecond}, "a:1", "b:1")
+	first, ok := p.Pick()
+	if !ok {
+		t.Fatal("no pick")
+	}
+	serve(p, clk, first, time.Millisecond, false)
+	var second *Endpoint
+	for range 8 {
+		e, _ := p.Pick()
+		if e != first {
+			second = e
+			break
+		}
+		serve(p, clk, e, time.Millisecond, false)
+	}
+	if second == nil {
+		t.Fatalf("after 1ms calls on %s, the untried endpoint (prior 10ms) was not picked in 8 calls", first.Addr())
+	}
+	serve(p, clk, second, 5*time.Millisecond, false)
+	if got := second.Estimate(); got != 5*time.Millisecond {
+		t.Fatalf("first sample %v did not replace the prior: estimate %v", 5*time.Millisecond, got)
+	}
+}

@@ -74,6 +74,14 @@ timeouts: {drain: 1s}
 		seen[from]++
 		return from
 	}
+	// Until discovery first answers, strait has no endpoint and says so
+	// (Unavailable), as readiness does; wait for that first answer.
+	testutil.WaitFor(t, 10*time.Second, "strait has learned the set", func() bool {
+		cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ccancel()
+		_, err := client.SayHello(cctx, &pb.HelloRequest{Name: "t"})
+		return err == nil
+	})
 	testutil.WaitFor(t, 10*time.Second, "calls reach a and b", func() bool { hello(); return seen["a"] > 0 && seen["b"] > 0 })
 
 	if code := stopA(); code != 0 {
