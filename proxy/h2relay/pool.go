@@ -131,6 +131,9 @@ func (p *pool) enqueue(s *stream) bool {
 	p.waiting = append(p.waiting, s)
 	p.nwaiting.Add(1)
 	refunds := p.dispatchLocked()
+	// Headers not yet sent are the client reader's, reused by its next
+	// block: a call that waits keeps a copy (nil once sent).
+	s.hdrs = slices.Clone(s.hdrs)
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	return true
