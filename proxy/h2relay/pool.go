@@ -166,7 +166,13 @@ func (p *pool) dispatchLocked() (refunds []refund) {
 			continue
 		}
 		p.waiting[0] = nil
-		p.waiting = p.waiting[1:]
+		if len(p.waiting) == 1 {
+			// Emptied in place: the next append reuses the slot
+			// instead of growing a new array.
+			p.waiting = p.waiting[:0]
+		} else {
+			p.waiting = p.waiting[1:]
+		}
 		p.nwaiting.Add(-1)
 		if sent > 0 {
 			refunds = append(refunds, refund{&s.down, sent})
