@@ -67,6 +67,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) (maxStreams uint32, hasMax boo
 			c.peerMaxFrame = s.Val
 		case http2.SettingHeaderTableSize:
 			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
+			c.hcache.reset()
 		case http2.SettingMaxConcurrentStreams:
 			maxStreams, hasMax = s.Val, true
 		}
