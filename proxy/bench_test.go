@@ -4,8 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
 	"runtime"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,6 +59,7 @@ func benchUnary(b *testing.B, start func(*testing.B, []string) string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := processCPU(b)
+	r0, w0 := syscallCounts(b)
 	b.RunParallel(func(p *testing.PB) {
 		pprof.SetGoroutineLabels(ctx)
 		req := &pb.HelloRequest{Name: "bench"}
@@ -69,6 +73,31 @@ func benchUnary(b *testing.B, start func(*testing.B, []string) string) {
 	// CPU per call is steadier than ns/op on a shared machine: other
 	// processes slow the wall clock, much less the work done per call.
 	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
+	// Read and write calls per call, all parts together: a data path's
+	// batching shows here when the clock is too noisy to tell.
+	r1, w1 := syscallCounts(b)
+	b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")
+	b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
+}
+
+// syscallCounts is the read and write system calls this process has
+// made so far (Linux /proc/self/io).
+func syscallCounts(b *testing.B) (reads, writes int64) {
+	data, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // processCPU is the user+system time this process has used.

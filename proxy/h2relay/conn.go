@@ -39,6 +39,7 @@ type conn struct {
 	wfr          *http2.Framer
 	henc         *hpack.Encoder
 	hbuf         bytes.Buffer
+	hcache       blockCache
 	streams      map[uint32]*leg
 	sendWin      int32 // what the peer lets us send on the connection
 	peerInitWin  int32
@@ -210,11 +211,15 @@ func (c *conn) refund(l *leg, n int32, b *batch) {
 // writeHeadersLocked encodes fields and writes them as HEADERS plus
 // CONTINUATION frames that fit the peer's frame size.
 func (c *conn) writeHeadersLocked(id uint32, fields []hpackField, end bool) {
-	c.hbuf.Reset()
-	for _, f := range fields {
-		c.henc.WriteField(f)
+	block := c.hcache.lookup(fields)
+	if block == nil {
+		c.hbuf.Reset()
+		for _, f := range fields {
+			c.henc.WriteField(f)
+		}
+		block = c.hbuf.Bytes()
+		c.hcache.encoded(fields, block)
 	}
-	block := c.hbuf.Bytes()
 	n := min(len(block), int(c.peerMaxFrame))
 	c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:n], EndStream: end, EndHeaders: n == len(block)})
 	for block = block[n:]; len(block) > 0; block = block[n:] {

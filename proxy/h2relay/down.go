@@ -48,8 +48,7 @@ func (d *downConn) serve() {
 		} else if errors.Is(err, http2.ErrFrameTooLarge) {
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
-		var se http2.StreamError
-		if errors.As(err, &se) && se.StreamID != 0 {
+		if se, ok := streamError(err); ok {
 			d.abort(se.StreamID, se.Code)
 			err = nil
 		}

@@ -28,23 +28,32 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 	}
 	dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
-	if n := len(dst.queue); n > 0 && dst.queue[n-1].borrowed {
-		dst.queue[n-1].data = slices.Clone(dst.queue[n-1].data)
-		dst.queue[n-1].borrowed = false
-	}
+	keepLast(dst.queue)
 	mu.Unlock()
 	refundTo(src, sent, b)
 }
 
+// keepLast copies what the last chunk of q borrows from a reader's
+// buffers, when pumping could not send it at once.
+func keepLast(q []chunk) {
+	if n := len(q); n > 0 && q[n-1].borrowed {
+		q[n-1].data = slices.Clone(q[n-1].data)
+		q[n-1].fields = slices.Clone(q[n-1].fields)
+		q[n-1].borrowed = false
+	}
+}
+
 // forwardHeaders relays a header block to dst, in order behind its data.
+// fields are borrowed from the reader's header decoding.
 func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
 	mu := dst.lock()
 	if dst.closed {
 		mu.Unlock()
 		return
 	}
-	dst.queue = append(dst.queue, chunk{fields: fields, end: end})
+	dst.queue = append(dst.queue, chunk{fields: fields, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
+	keepLast(dst.queue)
 	mu.Unlock()
 	refundTo(dst.peer(), sent, b)
 }

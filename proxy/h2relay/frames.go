@@ -1,6 +1,8 @@
 package h2relay
 
 import (
+	"errors"
+
 	"golang.org/x/net/http2"
 )
 
@@ -65,6 +67,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) (maxStreams uint32, hasMax boo
 			c.peerMaxFrame = s.Val
 		case http2.SettingHeaderTableSize:
 			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
+			c.hcache.reset()
 		case http2.SettingMaxConcurrentStreams:
 			maxStreams, hasMax = s.Val, true
 		}
@@ -144,4 +147,16 @@ func applyRefunds(rs []refund, b *batch) {
 	for _, r := range rs {
 		refundTo(r.l, r.n, b)
 	}
+}
+
+// streamError finds a stream error (on a stream, not the connection)
+// in err. It lives apart from the read loops because errors.As moves
+// its target to the heap: inline, that cost an allocation per frame.
+func streamError(err error) (http2.StreamError, bool) {
+	if err == nil {
+		return http2.StreamError{}, false
+	}
+	var se http2.StreamError
+	ok := errors.As(err, &se) && se.StreamID != 0
+	return se, ok
 }

@@ -43,11 +43,16 @@ func (h *headerReader) emit(f hpackField) {
 }
 
 // read decodes the block that f starts, reading its CONTINUATION frames.
+// The fields it returns are valid until the next read: a caller that
+// keeps them past that copies them (see chunk.borrowed).
 // The whole block is always decoded, to keep the table in step; a list
 // over the size limit yields errHeaderListSize (a stream error). Too many
 // fragments, or too many bytes, end the connection.
 func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int) ([]hpackField, error) {
-	h.fields, h.size, h.tooBig = make([]hpackField, 0, 12), 0, false
+	if cap(h.fields) > 64 {
+		h.fields = nil // a big block once; do not keep its memory
+	}
+	h.fields, h.size, h.tooBig = h.fields[:0], 0, false
 	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
 	total := 0
 	for n := 0; ; n++ {
@@ -82,11 +87,15 @@ func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int
 	return h.fields, nil
 }
 
-// connSpecific headers describe one HTTP/1 connection and are malformed
-// in HTTP/2 (RFC 9113 §8.2.2).
-var connSpecific = map[string]bool{
-	"connection": true, "keep-alive": true, "proxy-connection": true,
-	"transfer-encoding": true, "upgrade": true,
+// connSpecific says whether a header describes one HTTP/1 connection,
+// which is malformed in HTTP/2 (RFC 9113 §8.2.2). A switch, not a map:
+// it runs for every field of every block.
+func connSpecific(name string) bool {
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return true
+	}
+	return false
 }
 
 // checkFields applies RFC 9113 §8.2 and §8.3 to a request (or, with
@@ -123,7 +132,7 @@ func checkFields(fields []hpackField, trailers bool) (path string, err error) {
 		if !validName(f.Name) {
 			return "", fmt.Errorf("invalid header name %q", f.Name)
 		}
-		if connSpecific[f.Name] || (f.Name == "te" && f.Value != "trailers") {
+		if connSpecific(f.Name) || (f.Name == "te" && f.Value != "trailers") {
 			return "", fmt.Errorf("connection-specific header %q", f.Name)
 		}
 	}
@@ -149,7 +158,7 @@ func validName(name string) bool {
 func forwardable(fields []hpackField) []hpackField {
 	out := fields[:0]
 	for _, f := range fields {
-		if !connSpecific[f.Name] && f.Name != "host" {
+		if !connSpecific(f.Name) && f.Name != "host" {
 			out = append(out, f)
 		}
 	}

@@ -41,7 +41,7 @@ type chunk struct {
 	end      bool
 	rst      bool
 	code     http2.ErrCode
-	borrowed bool // data points into the reader's frame buffer
+	borrowed bool // data or fields point into the reader's buffers
 }
 
 // leg is one side of a stream on one connection.

@@ -131,6 +131,9 @@ func (p *pool) enqueue(s *stream) bool {
 	p.waiting = append(p.waiting, s)
 	p.nwaiting.Add(1)
 	refunds := p.dispatchLocked()
+	// Headers not yet sent are the client reader's, reused by its next
+	// block: a call that waits keeps a copy (nil once sent).
+	s.hdrs = slices.Clone(s.hdrs)
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	return true
@@ -163,7 +166,13 @@ func (p *pool) dispatchLocked() (refunds []refund) {
 			continue
 		}
 		p.waiting[0] = nil
-		p.waiting = p.waiting[1:]
+		if len(p.waiting) == 1 {
+			// Emptied in place: the next append reuses the slot
+			// instead of growing a new array.
+			p.waiting = p.waiting[:0]
+		} else {
+			p.waiting = p.waiting[1:]
+		}
 		p.nwaiting.Add(-1)
 		if sent > 0 {
 			refunds = append(refunds, refund{&s.down, sent})

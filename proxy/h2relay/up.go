@@ -1,7 +1,6 @@
 package h2relay
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -110,8 +109,7 @@ func (uc *upConn) serve() {
 		if f, err = uc.rfr.ReadFrame(); err == nil {
 			err = uc.handle(f)
 		}
-		var se http2.StreamError
-		if errors.As(err, &se) && se.StreamID != 0 {
+		if se, ok := streamError(err); ok {
 			uc.abort(se.StreamID, se.Code, se)
 			err = nil
 		}
