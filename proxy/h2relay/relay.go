@@ -40,7 +40,6 @@ type Server struct {
 	lis     map[net.Listener]struct{}
 	conns   map[*downConn]struct{}
 	stopped bool
-	janitor *time.Ticker
 	quit    chan struct{}
 }
 
