@@ -46,6 +46,9 @@ type Outcome struct {
 	// Code is the grpc-status the endpoint sent (OK when it sent none
 	// but ended cleanly). Meaningful only when Err is nil and Local false.
 	Code codes.Code
+	// Message is the endpoint's grpc-message when Code is not OK, for the
+	// endpoint's last error on the status page.
+	Message string
 	// Err is set when the call ended without a status: a stream reset by
 	// the endpoint, a lost connection, a failed dial.
 	Err error

@@ -3,6 +3,7 @@ package h2relay
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -177,6 +178,20 @@ func grpcStatus(fields []hpackField) (codes.Code, bool) {
 		}
 	}
 	return codes.OK, false
+}
+
+// grpcMessage reads grpc-message from a trailer block, percent-decoded
+// and copied (the block's strings may share a reused buffer).
+func grpcMessage(fields []hpackField) string {
+	for _, f := range fields {
+		if f.Name == "grpc-message" {
+			if m, err := url.PathUnescape(f.Value); err == nil {
+				return strings.Clone(m)
+			}
+			return strings.Clone(f.Value)
+		}
+	}
+	return ""
 }
 
 // statusFields is the relay's own status: a trailers-only response, or

@@ -71,7 +71,11 @@ func (c lbCall) End(o Outcome) {
 	case o.Err != nil:
 		c.c.End(health.Failure, o.Err)
 	default:
-		err := status.Error(o.Code, "upstream status")
+		msg := o.Message
+		if msg == "" {
+			msg = "no message from the endpoint"
+		}
+		err := status.Error(o.Code, msg)
 		c.c.End(c.pool.Classify(context.Background(), err), err)
 	}
 }

@@ -79,8 +79,8 @@ func TestOutcomesReachTheBalancer(t *testing.T) {
 	if o := rec.last(t, 1); o.Code != codes.OK || o.Err != nil || o.Local {
 		t.Fatalf("success reported as %+v", o)
 	}
-	client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound)}})
-	if o := rec.last(t, 2); o.Code != codes.NotFound || o.Err != nil {
+	client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound), Message: "no such thing: 100%"}})
+	if o := rec.last(t, 2); o.Code != codes.NotFound || o.Message != "no such thing: 100%" || o.Err != nil {
 		t.Fatalf("NotFound reported as %+v", o)
 	}
 	cctx, cancel := context.WithCancel(ctx)

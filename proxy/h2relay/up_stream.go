@@ -42,7 +42,11 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	}
 	if end {
 		code, _ := grpcStatus(fields)
-		s.end(Outcome{Code: code})
+		o := Outcome{Code: code}
+		if code != codes.OK {
+			o.Message = grpcMessage(fields)
+		}
+		s.end(o)
 	}
 	forwardHeaders(&s.down, forwardable(fields), end, &uc.rb)
 	return nil
