@@ -126,17 +126,24 @@ func startBenchBackends(b *testing.B, n int) []string {
 	return addrs
 }
 
+// runBenchGuard runs a static cluster "c" over addrs until the benchmark
+// ends; ctx carries the pprof labels its goroutine inherits.
+func runBenchGuard(b *testing.B, ctx context.Context, addrs []string) *upstream.Guard {
+	ctx, cancel := context.WithCancel(ctx)
+	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { guard.Run(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return guard
+}
+
 // startBenchProxy starts strait's data path over addrs, labelled
 // part=proxy (goroutines inherit the label from where they start).
 func startBenchProxy(b *testing.B, addrs []string) string {
 	b.Helper()
 	var lisAddr string
 	pprof.Do(context.Background(), pprof.Labels("part", "proxy"), func(ctx context.Context) {
-		ctx, cancel := context.WithCancel(ctx)
-		guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-		done := make(chan struct{})
-		go func() { guard.Run(ctx); close(done) }()
-		b.Cleanup(func() { cancel(); <-done })
+		guard := runBenchGuard(b, ctx, addrs)
 		cl, err := proxy.NewCluster("c", guard, proxy.ClusterOptions{MaxMessageSize: 4 << 20})
 		if err != nil {
 			b.Fatal(err)
@@ -160,11 +167,7 @@ func startBenchRelay(b *testing.B, addrs []string) string {
 	b.Helper()
 	var lisAddr string
 	pprof.Do(context.Background(), pprof.Labels("part", "proxy"), func(ctx context.Context) {
-		ctx, cancel := context.WithCancel(ctx)
-		guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-		done := make(chan struct{})
-		go func() { guard.Run(ctx); close(done) }()
-		b.Cleanup(func() { cancel(); <-done })
+		guard := runBenchGuard(b, ctx, addrs)
 		<-guard.Ready()
 		rr, stop := h2relay.NewRoundRobin(guard)
 		b.Cleanup(stop)

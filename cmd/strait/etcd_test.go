@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -50,11 +49,8 @@ clusters: {user: {etcd: {hosts: [%s], key: user.rpc, dial_timeout: 500ms}}}
 state_dir: %s
 timeouts: {drain: 1s}
 `, addr, srv.Endpoints()[0], t.TempDir()))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "-config", path}, &bytes.Buffer{}, &stderr) }()
+	strait := serve(path)
+	defer strait.cancel()
 
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -68,7 +64,7 @@ timeouts: {drain: 1s}
 		defer ccancel()
 		r, err := client.SayHello(cctx, &pb.HelloRequest{Name: "t"}, grpc.WaitForReady(true))
 		if err != nil {
-			t.Fatalf("call through strait: %v\nlog:\n%s", err, stderr.String())
+			t.Fatalf("call through strait: %v\nlog:\n%s", err, strait.log.String())
 		}
 		from := r.GetMessage()[strings.LastIndex(r.GetMessage(), " ")+1:]
 		seen[from]++
@@ -96,13 +92,5 @@ timeouts: {drain: 1s}
 		}
 		return inARow >= 50
 	})
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("serve exit %d; log:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("strait serve did not stop")
-	}
+	strait.stop(t)
 }

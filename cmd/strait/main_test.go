@@ -47,6 +47,36 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serving is `strait serve` running in-process on a config file.
+type serving struct {
+	cancel context.CancelFunc
+	exit   chan int
+	log    *syncBuffer
+}
+
+// serve starts `strait serve -config path`; stop it with stop.
+func serve(path string) *serving {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{cancel: cancel, exit: make(chan int, 1), log: &syncBuffer{}}
+	go func() { s.exit <- run(ctx, []string{"serve", "-config", path}, &bytes.Buffer{}, s.log) }()
+	return s
+}
+
+// stop signals strait, as SIGTERM does, and fails the test unless it
+// exits 0 within 10 s.
+func (s *serving) stop(t *testing.T) {
+	t.Helper()
+	s.cancel()
+	select {
+	case code := <-s.exit:
+		if code != 0 {
+			t.Errorf("strait exit %d after the signal; log:\n%s", code, s.log)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("strait did not stop after the signal; log:\n%s", s.log)
+	}
+}
+
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "strait.yaml")
@@ -104,10 +134,7 @@ listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, clu
 clusters: {g: {endpoints: [%s]}}
 timeouts: {drain: 5s}
 `, adminAddr, addr, b.Addr()))
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
-	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"serve", "-config", path}, &bytes.Buffer{}, &stderr) }()
+	strait := serve(path)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
@@ -128,16 +155,8 @@ timeouts: {drain: 5s}
 			t.Errorf("%s lacks %q:\n%s", path, want, body)
 		}
 	}
-	cancel()
-	select {
-	case code := <-exit:
-		if code != 0 {
-			t.Fatalf("exit %d after signal; log:\n%s", code, stderr.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("strait did not stop after the signal")
-	}
-	testutil.WaitFor(t, time.Second, "log says stopped", func() bool { return strings.Contains(stderr.String(), "msg=stopped") })
+	strait.stop(t)
+	testutil.WaitFor(t, time.Second, "log says stopped", func() bool { return strings.Contains(strait.log.String(), "msg=stopped") })
 }
 
 func httpGet(t *testing.T, url string) string {

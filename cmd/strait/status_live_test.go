@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -126,11 +125,9 @@ func growsJS(backends []*backend.Server, before []int) string {
 // liveStrait is strait serving in-process, with a client connection to
 // its gRPC listener.
 type liveStrait struct {
-	admin  string
-	conn   *grpc.ClientConn
-	cancel context.CancelFunc
-	exit   chan int
-	log    *syncBuffer
+	*serving
+	admin string
+	conn  *grpc.ClientConn
 }
 
 // startStrait serves one listener routing helloworld.Greeter to a
@@ -144,7 +141,7 @@ func startStrait(t *testing.T, backends []*backend.Server) *liveStrait {
 		addrs[i] = b.Addr()
 	}
 	addr := freeAddr(t)
-	s := &liveStrait{admin: freeAddr(t), exit: make(chan int, 1), log: &syncBuffer{}}
+	s := &liveStrait{admin: freeAddr(t)}
 	path := writeConfig(t, fmt.Sprintf(`
 admin: {address: %s}
 listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, cluster: greeter}]}]
@@ -154,12 +151,10 @@ clusters:
     balancer: {penalty: 100ms, breaker: {consecutive_failures: 3, timeout: 1s, max_timeout: 4s}}
 timeouts: {drain: 5s}
 `, s.admin, addr, strings.Join(addrs, ", ")))
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	go func() { s.exit <- run(ctx, []string{"serve", "-config", path}, &bytes.Buffer{}, s.log) }()
+	s.serving = serve(path)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		cancel()
+		s.cancel()
 		t.Fatal(err)
 	}
 	s.conn = conn
@@ -177,13 +172,5 @@ timeouts: {drain: 5s}
 func (s *liveStrait) stop(t *testing.T) {
 	t.Helper()
 	s.conn.Close()
-	s.cancel()
-	select {
-	case code := <-s.exit:
-		if code != 0 {
-			t.Errorf("strait exit %d; log:\n%s", code, s.log)
-		}
-	case <-time.After(10 * time.Second):
-		t.Errorf("strait did not stop; log:\n%s", s.log)
-	}
+	s.serving.stop(t)
 }
