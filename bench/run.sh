@@ -15,7 +15,9 @@
 # default), BENCH_STRAIT_ENV (environment for strait alone, e.g.
 # "GOGC=400"), BENCH_VARIANTS (other strait builds to compare while tuning,
 # "NAME=PATH ...": each PATH is run like bin/strait, on port 19610 and up;
-# a wrapper that ends in `exec bin/strait "$@"` can set GOGC and such).
+# a wrapper that ends in `exec bin/strait "$@"` can set GOGC and such),
+# BENCH_TARGETS (the built-in targets to run; "direct strait strait-grpc
+# baseline" by default, direct always among them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,7 @@ TOOLS=$PWD/bin/tools
 BACKENDS=(127.0.0.1:19700 127.0.0.1:19701 127.0.0.1:19702)
 declare -A ADDR=([direct]=127.0.0.1:19700 [strait]=127.0.0.1:19600 [baseline]=127.0.0.1:19601 [haproxy]=127.0.0.1:19602 [strait-grpc]=127.0.0.1:19603)
 VARIANTS=${BENCH_VARIANTS:-}
+BUILTIN=${BENCH_TARGETS:-"direct strait strait-grpc baseline"}
 STRAIT_ENV=${BENCH_STRAIT_ENV:-}
 declare -A PID=()
 pids=()
@@ -98,13 +101,19 @@ start_all() {
   PID[direct]=${PID[backend0]}
   # env execs strait, so the PID stays strait's own.
   # shellcheck disable=SC2086 # STRAIT_ENV is a list of VAR=value words.
-  start strait "${ADDR[strait]}" env $STRAIT_ENV bin/strait serve -config bench/strait.yaml -log-level warn
+  if wanted strait; then
+    start strait "${ADDR[strait]}" env $STRAIT_ENV bin/strait serve -config bench/strait.yaml -log-level warn
+  fi
   # The same strait on its grpc-go reference data path.
-  sed -e "s/127.0.0.1:19600/${ADDR[strait-grpc]}/" -e "s/127.0.0.1:19690/127.0.0.1:19689/" \
-    -e "s/protocol: grpc/protocol: grpc\n    dataplane: grpc/" bench/strait.yaml >"$OUT/strait-grpc.yaml"
-  # shellcheck disable=SC2086
-  start strait-grpc "${ADDR[strait-grpc]}" env $STRAIT_ENV bin/strait serve -config "$OUT/strait-grpc.yaml" -log-level warn
-  start baseline "${ADDR[baseline]}" "$TOOLS/baseline" -listen "${ADDR[baseline]}" -backends "$(IFS=,; echo "${BACKENDS[*]}")"
+  if wanted strait-grpc; then
+    sed -e "s/127.0.0.1:19600/${ADDR[strait-grpc]}/" -e "s/127.0.0.1:19690/127.0.0.1:19689/" \
+      -e "s/protocol: grpc/protocol: grpc\n    dataplane: grpc/" bench/strait.yaml >"$OUT/strait-grpc.yaml"
+    # shellcheck disable=SC2086
+    start strait-grpc "${ADDR[strait-grpc]}" env $STRAIT_ENV bin/strait serve -config "$OUT/strait-grpc.yaml" -log-level warn
+  fi
+  if wanted baseline; then
+    start baseline "${ADDR[baseline]}" "$TOOLS/baseline" -listen "${ADDR[baseline]}" -backends "$(IFS=,; echo "${BACKENDS[*]}")"
+  fi
   if [ "$HAPROXY" = 1 ]; then
     start haproxy "${ADDR[haproxy]}" haproxy -db -f bench/haproxy.cfg
   fi
@@ -116,6 +125,9 @@ start_all() {
   done
   for t in "${TARGETS[@]}"; do log "$t on ${ADDR[$t]} (pid ${PID[$t]})"; done
 }
+
+# wanted TARGET: whether TARGET is among those measured.
+wanted() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
 # cpu_ticks PID: utime+stime of PID in clock ticks. Fields counted after
 # the ")" that ends the command name.
@@ -144,7 +156,12 @@ main() {
   mkdir -p "$OUT"
   : >"$OUT/results.tsv"
   HZ=$(getconf CLK_TCK)
-  TARGETS=(direct strait strait-grpc baseline)
+  local b
+  TARGETS=(direct)
+  for b in $BUILTIN; do
+    [ -n "${ADDR[$b]:-}" ] || { log "BENCH_TARGETS: unknown target $b"; exit 2; }
+    if [ "$b" != direct ] && [ "$b" != haproxy ]; then TARGETS+=("$b"); fi
+  done
   if [ "$HAPROXY" = 1 ]; then TARGETS+=(haproxy); fi
   local v port=19610
   for v in $VARIANTS; do
