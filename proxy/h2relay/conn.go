@@ -2,7 +2,6 @@ package h2relay
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 const (
@@ -26,7 +24,7 @@ const (
 
 // conn is one HTTP/2 connection, client or upstream side: its write
 // buffer and flusher, hpack encoder, windows and streams. mu guards the
-// wire state: everything appended to wbuf, the encoder (so stream ids,
+// wire state: everything appended to wbuf, the header encoder (so stream ids,
 // header blocks and buffer order agree), windows and the legs on it.
 type conn struct {
 	nc  net.Conn
@@ -37,9 +35,7 @@ type conn struct {
 	mu           sync.Mutex
 	wbuf         []byte
 	wfr          *http2.Framer
-	henc         *hpack.Encoder
-	hbuf         bytes.Buffer
-	hcache       blockCache
+	hdr          headerEncoder
 	streams      map[uint32]*leg
 	sendWin      int32 // what the peer lets us send on the connection
 	peerInitWin  int32
@@ -84,7 +80,7 @@ func newConn(nc net.Conn, o *Options) *conn {
 	c.rfr.SetReuseFrames()
 	c.rfr.SetMaxReadFrameSize(16384) // we advertise no other
 	c.wfr = http2.NewFramer(bufWriter{c}, nil)
-	c.henc = hpack.NewEncoder(&c.hbuf)
+	c.hdr.init()
 	return c
 }
 
@@ -211,15 +207,7 @@ func (c *conn) refund(l *leg, n int32, b *batch) {
 // writeHeadersLocked encodes fields and writes them as HEADERS plus
 // CONTINUATION frames that fit the peer's frame size.
 func (c *conn) writeHeadersLocked(id uint32, fields []hpackField, end bool) {
-	block := c.hcache.lookup(fields)
-	if block == nil {
-		c.hbuf.Reset()
-		for _, f := range fields {
-			c.henc.WriteField(f)
-		}
-		block = c.hbuf.Bytes()
-		c.hcache.encoded(fields, block)
-	}
+	block := c.hdr.encode(fields)
 	n := min(len(block), int(c.peerMaxFrame))
 	c.wfr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block[:n], EndStream: end, EndHeaders: n == len(block)})
 	for block = block[n:]; len(block) > 0; block = block[n:] {

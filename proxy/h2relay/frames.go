@@ -66,8 +66,7 @@ func (c *conn) onSettings(f *http2.SettingsFrame) (maxStreams uint32, hasMax boo
 		case http2.SettingMaxFrameSize:
 			c.peerMaxFrame = s.Val
 		case http2.SettingHeaderTableSize:
-			c.henc.SetMaxDynamicTableSizeLimit(s.Val)
-			c.hcache.reset()
+			c.hdr.setMaxTableSize(s.Val)
 		case http2.SettingMaxConcurrentStreams:
 			maxStreams, hasMax = s.Val, true
 		}

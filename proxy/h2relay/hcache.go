@@ -1,11 +1,7 @@
 package h2relay
 
-import (
-	"slices"
-)
-
 // blockCache remembers header blocks that encoded to indexed
-// representations only. Such an encoding leaves the encoder's dynamic
+// representations only, keyed by their fields less the volatile ones. Such an encoding leaves the encoder's dynamic
 // table as it was, so while nothing else changes the table the same
 // fields encode to the same bytes again: gRPC repeats the same request
 // headers, response headers and OK trailers on every call, and a hit
@@ -21,17 +17,33 @@ type cachedBlock struct {
 	block  []byte
 }
 
-// lookup returns the cached encoding of fields, or nil.
+// lookup returns the cached encoding of fields less the volatile ones,
+// or nil.
 func (bc *blockCache) lookup(fields []hpackField) []byte {
 	for i := range bc.entries {
-		if e := &bc.entries[i]; e.block != nil && slices.Equal(e.fields, fields) {
+		if e := &bc.entries[i]; e.block != nil && stableEqual(e.fields, fields) {
 			return e.block
 		}
 	}
 	return nil
 }
 
-// encoded records a fresh encoding of fields: kept when it is all
+// stableEqual says whether fields less the volatile ones are stable.
+func stableEqual(stable, fields []hpackField) bool {
+	i := 0
+	for _, f := range fields {
+		if volatile(f.Name) {
+			continue
+		}
+		if i == len(stable) || stable[i] != f {
+			return false
+		}
+		i++
+	}
+	return i == len(stable)
+}
+
+// encoded records a fresh encoding of fields less the volatile ones: kept when it is all
 // indexed, and otherwise (the dynamic table changed) every entry is
 // dropped.
 func (bc *blockCache) encoded(fields []hpackField, block []byte) {
@@ -41,7 +53,12 @@ func (bc *blockCache) encoded(fields []hpackField, block []byte) {
 	}
 	e := &bc.entries[bc.next]
 	bc.next = (bc.next + 1) % len(bc.entries)
-	e.fields = append(e.fields[:0], fields...)
+	e.fields = e.fields[:0]
+	for _, f := range fields {
+		if !volatile(f.Name) {
+			e.fields = append(e.fields, f)
+		}
+	}
 	e.block = append(e.block[:0], block...)
 }
 

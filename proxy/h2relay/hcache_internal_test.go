@@ -2,6 +2,8 @@ package h2relay
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"testing"
 
 	"golang.org/x/net/http2/hpack"
@@ -65,6 +67,39 @@ func TestAllIndexed(t *testing.T) {
 	} {
 		if got := allIndexed(c.block); got != c.want {
 			t.Errorf("allIndexed(%x) = %v, want %v", c.block, got, c.want)
+		}
+	}
+}
+
+// TestHeaderEncoderVolatile sends requests that differ only in their
+// deadline, as a gRPC client with a timeout does: the peer decodes
+// every block to the same fields, the deadline last and never indexed,
+// and from the second block on the stable part comes from the cache.
+func TestHeaderEncoderVolatile(t *testing.T) {
+	var h headerEncoder
+	h.init()
+	var got []hpackField
+	dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) { got = append(got, f) })
+	for i := range 7 {
+		if i == 4 {
+			h.setMaxTableSize(256)
+		}
+		timeout := hpackField{Name: "grpc-timeout", Value: fmt.Sprintf("%dm", 1000+i)}
+		fields := []hpackField{{Name: ":method", Value: "POST"}, {Name: ":path", Value: "/pkg.S/M"},
+			timeout, {Name: "content-type", Value: "application/grpc"}}
+		// Block 1 indexes the stable fields, so block 2 is cached; block 4
+		// carries the table size update, so block 6 is the next hit.
+		if (i == 2 || i == 3 || i == 6) && h.cache.lookup(fields) == nil {
+			t.Fatalf("block %d: the stable fields were not cached", i)
+		}
+		got = got[:0]
+		if _, err := dec.Write(h.encode(fields)); err != nil || dec.Close() != nil {
+			t.Fatalf("block %d: decoding: %v", i, err)
+		}
+		timeout.Sensitive = true
+		want := []hpackField{fields[0], fields[1], fields[3], timeout}
+		if !slices.Equal(got, want) {
+			t.Fatalf("block %d decoded to %v, want %v", i, got, want)
 		}
 	}
 }
