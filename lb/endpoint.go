@@ -167,6 +167,7 @@ type Call struct {
 	start       int64
 	breakerDone func(health.Verdict)
 	sampled     atomic.Bool
+	settled     atomic.Bool
 	ended       atomic.Bool
 }
 
@@ -184,14 +185,28 @@ func (c *Call) FirstResponse() {
 	}
 }
 
-// End reports the call's verdict; err is kept as the endpoint's last error
-// when the verdict is a failure.
+// End releases the call and reports its verdict, unless Settle already
+// did; err is kept as the endpoint's last error when the verdict is a
+// failure.
 func (c *Call) End(v health.Verdict, err error) {
 	if !c.ended.CompareAndSwap(false, true) {
 		return
 	}
+	c.ep.inflight.Add(-1)
+	c.Settle(v, err)
+}
+
+// Settle reports the call's verdict before it ends, for calls whose
+// outcome is known long before: an L4 connection is the endpoint's
+// success once connected, and may then stay open for hours. Reported
+// only at End, a half-open endpoint's probe connection would hold the
+// breaker half-open (and the endpoint out of rotation) for its whole
+// life. The call still counts as in flight until End.
+func (c *Call) Settle(v health.Verdict, err error) {
+	if !c.settled.CompareAndSwap(false, true) {
+		return
+	}
 	e, p := c.ep, c.ep.pool
-	e.inflight.Add(-1)
 	now := p.nanos()
 	switch v {
 	case health.Failure:

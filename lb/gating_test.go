@@ -40,6 +40,34 @@ func TestEjectedEndpointSkippedThenProbed(t *testing.T) {
 	}
 }
 
+// A settled probe closes the breaker while the call stays in flight;
+// its End then only releases it.
+func TestSettledProbeClosesBreakerBeforeEnd(t *testing.T) {
+	p, clk := newTestPool(Options{}, "a", "b")
+	bad := p.Current().Endpoint(1)
+	for range health.DefaultConsecutiveFailures {
+		serve(p, clk, bad, time.Millisecond, true)
+	}
+	clk.advance(2 * health.DefaultTimeout)
+	probe, err := bad.Start()
+	if err != nil {
+		t.Fatalf("probe refused: %v", err)
+	}
+	probe.Settle(health.Success, nil)
+	if bad.BreakerState() != health.Closed {
+		t.Fatalf("breaker %v after the probe settled", bad.BreakerState())
+	}
+	if n := bad.InFlight(); n != 1 {
+		t.Fatalf("%d in flight before End, want the settled probe", n)
+	}
+	failures := bad.failures.Load()
+	probe.End(health.Failure, nil)
+	if bad.InFlight() != 0 || bad.failures.Load() != failures || bad.BreakerState() != health.Closed {
+		t.Fatalf("End after Settle: in flight %d, failures %d→%d, breaker %v; want only the release",
+			bad.InFlight(), failures, bad.failures.Load(), bad.BreakerState())
+	}
+}
+
 func TestPanicMode(t *testing.T) {
 	p, clk := newTestPool(Options{}, "a", "b", "c", "d")
 	eject := func(i int) {

@@ -72,7 +72,13 @@ func withProxyHeader() backendOpt { return func(b *backend) { b.proxyHdr = true 
 
 func startBackend(t testing.TB, opts ...backendOpt) *backend {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return startBackendAt(t, "127.0.0.1:0", opts...)
+}
+
+// startBackendAt starts a backend on addr: a stopped one coming back.
+func startBackendAt(t testing.TB, addr string, opts ...backendOpt) *backend {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("backend listen: %v", err)
 	}

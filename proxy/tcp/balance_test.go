@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/lb"
 )
 
 func TestBackendDownConnectionsGoElsewhere(t *testing.T) {
@@ -115,5 +117,49 @@ func TestOpenConnectionsCountAsInFlight(t *testing.T) {
 	testutil.WaitFor(t, waitLong, "in-flight back to 0", func() bool { return inflight() == 0 })
 	if e := h.pool.Stats().Endpoints[0]; e.Requests != 3 || e.Failures != 0 {
 		t.Fatalf("balancer saw %d calls %d failures, want 3 and 0", e.Requests, e.Failures)
+	}
+}
+
+// An ejected endpoint that comes back is probed with one connection.
+// That connection may stay open for as long as its client likes; the
+// breaker closes once it is connected, not when it ends, so the
+// endpoint takes new connections while the probe is still open.
+func TestProbeConnectionClosesBreakerWhileOpen(t *testing.T) {
+	good, gone := startBackend(t), startBackend(t)
+	addr := gone.addr()
+	gone.stop() // its port refuses connections until it comes back
+	lo := lb.Options{Breaker: health.BreakerOptions{ConsecutiveFailures: 1, Timeout: 50 * time.Millisecond, Probes: 1}}
+	h := startProxyLB(t, Options{}, lo, good.addr(), addr)
+	testutil.WaitFor(t, waitLong, "the stopped endpoint ejected", func() bool {
+		h.pingOnce("eject")
+		return h.breaker(addr) != health.Closed.String()
+	})
+	back := startBackendAt(t, addr)
+	var probe net.Conn
+	testutil.WaitFor(t, waitLong, "a probe connection reaches the revived endpoint", func() bool {
+		c := h.dial()
+		if err := ping(c, "probe"); err != nil {
+			t.Fatalf("connection while probing: %v", err)
+		}
+		if back.open() == 1 {
+			probe = c
+			return true
+		}
+		c.Close()
+		return false
+	})
+	testutil.WaitFor(t, waitLong, "breaker closed while the probe is open", func() bool {
+		return h.breaker(addr) == health.Closed.String()
+	})
+	for i := 0; back.accepted.Load() < 2; i++ {
+		if i == 100 {
+			t.Fatal("100 connections after recovery, none to the recovered endpoint")
+		}
+		if err := h.pingOnce("after"); err != nil {
+			t.Fatalf("connection %d after recovery: %v", i, err)
+		}
+	}
+	if err := ping(probe, "still open"); err != nil {
+		t.Fatalf("the probe connection: %v", err)
 	}
 }

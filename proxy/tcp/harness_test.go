@@ -135,6 +135,16 @@ func (h *harness) endpoint(addr string) EndpointStats {
 	return EndpointStats{Addr: addr}
 }
 
+// breaker is the balancer's breaker position for addr.
+func (h *harness) breaker(addr string) string {
+	for _, e := range h.pool.Stats().Endpoints {
+		if e.Addr == addr {
+			return e.Breaker
+		}
+	}
+	return ""
+}
+
 func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -11,14 +11,15 @@ import (
 
 // PoolBalancer adapts an lb.Pool to Balancer. A connection is one lb.Call
 // for its whole open life: the pool's latency sample is the connect time
-// (Connected calls FirstResponse), its in-flight count is the number of
+// (Connected settles the call), its in-flight count is the number of
 // open connections, so P2C compares connect-time peak-EWMA × (open
 // connections + 1), and endpoints whose breaker is open are skipped.
 //
 // A failed dial ends the call as a failure at once. A successful one is
-// reported to the breaker when the connection closes, as lb does for
-// streams; a half-open endpoint therefore stays half-open while its probe
-// connection is open.
+// the endpoint's success at once too (lb.Call.Settle), while the
+// connection stays in flight until it closes: a half-open endpoint
+// closes its breaker once its probe connects, however long that
+// connection then lives.
 type PoolBalancer struct {
 	pool   *lb.Pool
 	prober *health.Prober
@@ -88,7 +89,7 @@ func (a *poolAttempt) Connected(err error) {
 		c.End(health.Failure, err)
 		return
 	}
-	c.FirstResponse()
+	c.Settle(health.Success, nil)
 }
 
 func (a *poolAttempt) Close() { (*lb.Call)(a).End(health.Success, nil) }

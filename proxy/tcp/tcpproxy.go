@@ -53,7 +53,8 @@ type Endpoint interface {
 // Attempt is one admitted connection to an endpoint.
 type Attempt interface {
 	// Connected reports the dial's outcome once the dial is over. A nil
-	// err starts the connection's open life, which Close ends; a non-nil
+	// err is the endpoint's success (its breaker hears it now, not at
+	// Close) and starts the connection's open life, which Close ends; a non-nil
 	// err is a failure for the endpoint's breaker and ends the attempt,
 	// except one wrapping context.Canceled: the proxy was closing.
 	Connected(err error)
