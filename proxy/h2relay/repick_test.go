@@ -3,6 +3,7 @@ package h2relay_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -196,10 +197,11 @@ func (c *crashable) crash() {
 }
 
 // When an endpoint's connection is lost, calls still waiting for a
-// stream slot on it (nothing sent) go to another endpoint; the call
-// already started there fails Unavailable.
+// stream slot on it (nothing sent) go to another endpoint with the
+// messages the client sent meanwhile; the call already started there
+// fails Unavailable.
 func TestQueuedCallsSurviveALostConnection(t *testing.T) {
-	const queued = 8
+	const queued, queuedStreams = 8, 2
 	a := startCrashable(t, "a", grpc.MaxConcurrentStreams(1))
 	b := startBackend(t, "b")
 	var toB atomic.Bool
@@ -229,11 +231,40 @@ func TestQueuedCallsSurviveALostConnection(t *testing.T) {
 			errc <- err
 		}()
 	}
-	testutil.WaitFor(t, 5*time.Second, "the unary calls wait for a's only stream slot", func() bool {
-		return h2relay.Waiting(srv) == queued
+	// Streams whose first message waits with them: what the client sent
+	// meanwhile must move along.
+	echo := &testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 1}}}
+	var waitingStreams []testpb.TestService_FullDuplexCallClient
+	for range queuedStreams {
+		st, err := client.FullDuplexCall(ctxTimeout(t, 10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(echo); err != nil {
+			t.Fatal(err)
+		}
+		waitingStreams = append(waitingStreams, st)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the calls wait for a's only stream slot", func() bool {
+		return h2relay.Waiting(srv) == queued+queuedStreams
 	})
 	toB.Store(true)
 	a.crash()
+
+	for i, st := range waitingStreams {
+		if err := st.Send(echo); err != nil {
+			t.Fatalf("queued stream %d: %v", i, err)
+		}
+		for range 2 {
+			if _, err := st.Recv(); err != nil {
+				t.Fatalf("queued stream %d: %v", i, err)
+			}
+		}
+		st.CloseSend()
+		if _, err := st.Recv(); err != io.EOF {
+			t.Fatalf("queued stream %d ended with %v", i, err)
+		}
+	}
 
 	for range queued {
 		if err := <-errc; err != nil {
@@ -244,8 +275,8 @@ func TestQueuedCallsSurviveALostConnection(t *testing.T) {
 		t.Errorf("started call: got %v, want Unavailable", err)
 	}
 	outs := bal.outcomes(a.addr)
-	if len(outs) != queued+1 {
-		t.Fatalf("a's calls ended %d times, want %d", len(outs), queued+1)
+	if len(outs) != queued+queuedStreams+1 {
+		t.Fatalf("a's calls ended %d times, want %d", len(outs), queued+queuedStreams+1)
 	}
 	for _, o := range outs {
 		if o.Err == nil {
