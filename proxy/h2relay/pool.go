@@ -242,20 +242,6 @@ func (p *pool) dial() {
 	uc.run()
 }
 
-// failedLocked records a failed dial or handshake; with no live
-// connection left, the waiting calls leave the queue (returned to the
-// caller to be picked again). Their up legs stay in p's custody.
-func (p *pool) failedLocked() []*stream {
-	p.dialErrAt = time.Now()
-	if p.liveLocked() > 0 {
-		return nil
-	}
-	w := p.waiting
-	p.waiting = nil
-	p.nwaiting.Store(0)
-	return w
-}
-
 func failAll(ss []*stream, err error) {
 	for _, s := range ss {
 		s.end(Outcome{Err: err})

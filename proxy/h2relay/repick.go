@@ -1,5 +1,7 @@
 package h2relay
 
+import "time"
+
 // maxAttempts bounds the endpoints one call is picked for.
 const maxAttempts = 3
 
@@ -11,6 +13,20 @@ const (
 	movedDown              // that endpoint is closed or known down
 	movedGone              // the client ended the call meanwhile
 )
+
+// failedLocked records a failed dial or handshake; with no live
+// connection left, the waiting calls leave the queue (returned to the
+// caller to be picked again). Their up legs stay in p's custody.
+func (p *pool) failedLocked() []*stream {
+	p.dialErrAt = time.Now()
+	if p.liveLocked() > 0 {
+		return nil
+	}
+	w := p.waiting
+	p.waiting = nil
+	p.nwaiting.Store(0)
+	return w
+}
 
 // repick moves calls that waited on p when its endpoint failed (a dial
 // refused or timed out, a connection lost) to endpoints picked again.
@@ -59,21 +75,17 @@ func (s *stream) repick(from *pool, err error) {
 // so whoever locks the leg finds it in one or the other.
 func (p *pool) move(s *stream, from *pool) moved {
 	lockPools(p, from)
-	var (
-		res     = movedGone
-		ok      bool
-		refunds []refund
-	)
-	if !s.up.closed {
-		if ok, refunds = p.enqueueLocked(s); ok {
-			res = movedIn
-		} else {
-			res = movedDown
-		}
+	if s.up.closed {
+		unlockPools(p, from)
+		return movedGone
 	}
+	ok, refunds := p.enqueueLocked(s)
 	unlockPools(p, from)
 	applyRefunds(refunds, nil)
-	return res
+	if !ok {
+		return movedDown
+	}
+	return movedIn
 }
 
 // lockPools locks a and b in the order of their seq, so two moves in
