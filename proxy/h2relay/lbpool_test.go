@@ -52,3 +52,30 @@ func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 		t.Fatalf("healthy endpoints served %d and %d calls", b0.Calls(), b1.Calls())
 	}
 }
+
+// With the lb core behind the relay, calls that waited for a refused
+// dial are picked again onto the live endpoint, and the pool records
+// the refusal as the dead endpoint's failure.
+func TestLBPoolRepicksOffARefusedEndpoint(t *testing.T) {
+	live, dead := startBackend(t, "live"), deadAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	guard := upstream.NewGuard("c", static.New([]string{live.addr, dead}), slog.New(slog.DiscardHandler))
+	done := make(chan struct{})
+	go func() { guard.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-guard.Ready()
+	pool := lb.NewPool("c", lb.Options{})
+	bal, stop := h2relay.NewLBPool(pool, guard)
+	t.Cleanup(stop)
+	_, addr := startRelayBal(t, h2relay.Options{}, bal)
+	for i, err := range unaryAll(dialClient(t, addr), 200, 50) {
+		if err != nil {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	for _, e := range pool.Stats().Endpoints {
+		if e.Addr == dead && e.Failures == 0 {
+			t.Errorf("the pool saw no failure of the dead endpoint: %+v", e)
+		}
+	}
+}

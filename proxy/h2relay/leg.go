@@ -182,9 +182,15 @@ func (l *leg) finishLocked() {
 	}
 }
 
-// end reports the call's outcome to the balancer once.
-func (s *stream) end(o Outcome) {
-	if s.call != nil && s.ended.CompareAndSwap(false, true) {
+// end reports the call's outcome to the balancer once; false when it
+// was reported already. A re-pick replaces call only while ended is set,
+// so call is read after the swap, never before.
+func (s *stream) end(o Outcome) bool {
+	if !s.ended.CompareAndSwap(false, true) {
+		return false
+	}
+	if s.call != nil {
 		s.call.End(o)
 	}
+	return true
 }

@@ -22,9 +22,10 @@ type transport struct {
 	o  *Options
 	wg *sync.WaitGroup
 
-	mu     sync.Mutex
-	pools  map[poolKey]*pool
-	closed bool
+	mu      sync.Mutex
+	pools   map[poolKey]*pool
+	lastSeq uint64
+	closed  bool
 }
 
 // poolKey names a pool: an endpoint, reached with or without TLS.
@@ -39,7 +40,8 @@ func (t *transport) pool(addr string, tlsConf *tls.Config) *pool {
 	k := poolKey{addr, tlsConf}
 	p := t.pools[k]
 	if p == nil {
-		p = &pool{t: t, addr: addr, tls: tlsConf, closed: t.closed}
+		t.lastSeq++
+		p = &pool{t: t, addr: addr, tls: tlsConf, seq: t.lastSeq, closed: t.closed}
 		t.pools[k] = p
 	}
 	return p
@@ -105,6 +107,7 @@ type pool struct {
 	t    *transport
 	addr string
 	tls  *tls.Config // nil: h2c
+	seq  uint64      // orders the locking of two pools (see move)
 
 	mu        sync.Mutex
 	conns     []*upConn
@@ -119,24 +122,29 @@ type pool struct {
 // and s should be picked elsewhere.
 func (p *pool) enqueue(s *stream) bool {
 	p.mu.Lock()
+	ok, refunds := p.enqueueLocked(s)
+	if ok {
+		// Headers not yet sent are the client reader's, reused by its
+		// next block: a call that waits keeps a copy (nil once sent).
+		s.hdrs = slices.Clone(s.hdrs)
+	}
+	p.mu.Unlock()
+	applyRefunds(refunds, nil)
+	return ok
+}
+
+func (p *pool) enqueueLocked(s *stream) (bool, []refund) {
 	if p.closed || (p.liveLocked() == 0 && !p.dialErrAt.IsZero()) {
 		if !p.closed && !p.dialing && time.Since(p.dialErrAt) > redialAfter {
 			p.dialLocked()
 		}
-		p.mu.Unlock()
-		return false
+		return false, nil
 	}
 	s.up.closed = false
 	s.up.pool.Store(p)
 	p.waiting = append(p.waiting, s)
 	p.nwaiting.Add(1)
-	refunds := p.dispatchLocked()
-	// Headers not yet sent are the client reader's, reused by its next
-	// block: a call that waits keeps a copy (nil once sent).
-	s.hdrs = slices.Clone(s.hdrs)
-	p.mu.Unlock()
-	applyRefunds(refunds, nil)
-	return true
+	return true, p.dispatchLocked()
 }
 
 // dropLocked takes a waiting call out of the queue (client gone).
@@ -225,29 +233,13 @@ func (p *pool) dial() {
 		failed := p.failedLocked()
 		p.mu.Unlock()
 		p.t.o.Logger.Warn("h2relay: dial failed", "endpoint", p.addr, "err", err)
-		failAll(failed, err)
+		p.repick(failed, err)
 		return
 	}
 	uc := newUpConn(p, nc)
 	p.conns = append(p.conns, uc)
 	p.mu.Unlock()
 	uc.run()
-}
-
-// failedLocked records a failed dial or handshake; with no live
-// connection left, the waiting calls fail (returned to the caller).
-func (p *pool) failedLocked() []*stream {
-	p.dialErrAt = time.Now()
-	if p.liveLocked() > 0 {
-		return nil
-	}
-	w := p.waiting
-	p.waiting = nil
-	p.nwaiting.Store(0)
-	for _, s := range w {
-		s.up.closed = true
-	}
-	return w
 }
 
 func failAll(ss []*stream, err error) {

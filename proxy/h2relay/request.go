@@ -122,7 +122,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 // dispatch picks an endpoint for s and queues it on that endpoint's
 // pool; with no endpoint left to try, the call fails Unavailable.
 func (srv *Server) dispatch(s *stream) {
-	for s.attempts < 3 {
+	for s.attempts < maxAttempts {
 		s.attempts++
 		call, ok := s.bal.Pick()
 		if !ok {

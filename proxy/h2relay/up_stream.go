@@ -154,7 +154,7 @@ func (uc *upConn) teardown(err error) {
 	refunds := p.dispatchLocked()
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
-	failAll(failed, fmt.Errorf("%s: %w", p.addr, errLost))
+	p.repick(failed, fmt.Errorf("%s: %w", p.addr, errLost))
 	for _, l := range legs {
 		l.s.end(Outcome{Err: fmt.Errorf("upstream %s: %w", p.addr, errLost)})
 		failDown(&l.s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")

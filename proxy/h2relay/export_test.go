@@ -1,0 +1,13 @@
+package h2relay
+
+// Waiting counts the calls queued in srv's pools for a connection, for
+// tests that act while calls wait.
+func Waiting(srv *Server) int {
+	srv.tr.mu.Lock()
+	defer srv.tr.mu.Unlock()
+	n := 0
+	for _, p := range srv.tr.pools {
+		n += int(p.nwaiting.Load())
+	}
+	return n
+}
