@@ -50,7 +50,10 @@ func BenchmarkUnaryThroughRelayMetrics(b *testing.B) {
 			b.Fatal(err)
 		}
 		return startRelayWith(b, addrs, h2relay.Options{
-			Observe: func(o h2relay.Observation) { m.ObserveCall(o.Method, o.Endpoint, o.Code, o.Duration) },
+			Begin: func(method, _ string) any { return m.StartCall(method) },
+			Observe: func(o h2relay.Observation) {
+				o.Begun.(*metrics.Call).End(o.Endpoint, o.Code, o.Duration)
+			},
 		})
 	})
 }

@@ -29,6 +29,7 @@ type stream struct {
 	// client connection's mu, once a status goes out.
 	method, cluster string
 	start           time.Time
+	begun           any // Options.Begin's result
 	code            codes.Code
 	coded           bool
 }
@@ -170,7 +171,15 @@ func (l *leg) finishLocked() {
 		}
 	}
 	c := l.conn.Load()
-	if c == nil || c.dead {
+	if c == nil {
+		return
+	}
+	if !l.isUp() {
+		// Also when the client's connection is gone: a call that
+		// began must be observed, or gauges fed by Begin never fall.
+		l.s.srv.observe(l.s)
+	}
+	if c.dead {
 		return
 	}
 	delete(c.streams, l.id)
@@ -178,7 +187,6 @@ func (l *leg) finishLocked() {
 		l.s.upClosed(c)
 	} else {
 		l.s.srv.downClosed(c)
-		l.s.srv.observe(l.s)
 	}
 }
 
