@@ -17,6 +17,7 @@ import (
 type methodMetrics struct {
 	cluster, method string
 	requests        *prometheus.CounterVec
+	endpoints       *endpointSet
 	duration        prometheus.Observer
 	inFlight        prometheus.Gauge
 
@@ -75,11 +76,12 @@ func (h *serverHandler) HandleConn(context.Context, stats.ConnStats) {}
 
 func (m *Metrics) newMethodMetrics(cluster, method string) *methodMetrics {
 	mm := &methodMetrics{
-		cluster:  cluster,
-		method:   method,
-		requests: m.requests,
-		duration: m.duration.WithLabelValues(cluster, method),
-		inFlight: m.inFlight.WithLabelValues(cluster, method),
+		cluster:   cluster,
+		method:    method,
+		requests:  m.requests,
+		endpoints: &m.endpoints,
+		duration:  m.duration.WithLabelValues(cluster, method),
+		inFlight:  m.inFlight.WithLabelValues(cluster, method),
 	}
 	empty := map[counterKey]prometheus.Counter{}
 	mm.counters.Store(&empty)
@@ -97,6 +99,7 @@ func (mm *methodMetrics) counter(endpoint string, code codes.Code) prometheus.Co
 	if c, ok := cur[key]; ok {
 		return c
 	}
+	mm.endpoints.add(mm.cluster, endpoint)
 	c := mm.requests.WithLabelValues(mm.cluster, endpoint, mm.method, code.String())
 	next := maps.Clone(cur)
 	next[key] = c
