@@ -3,11 +3,13 @@ package gateway_test
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
 	"github.com/straitproxy/strait/internal/testutil"
@@ -23,7 +25,9 @@ func startMetered(t *testing.T, cfg *config.Config) (*gateway.Gateway, string, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
+	// The admin server's registry, as strait serve builds it: the
+	// scrape-time strait_endpoint_* metrics come with it.
+	reg := admin.New(admin.Options{Status: admin.StatusFunc(gw.Status), Ready: gw.Ready}).Registry()
 	m, err := metrics.New(reg, gw.Route)
 	if err != nil {
 		t.Fatal(err)
@@ -84,4 +88,26 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, labels map[string]
 		total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return total
+}
+
+// seriesOf counts the series in reg, of every family, labelled with
+// endpoint; only the families named in only, if any.
+func seriesOf(t *testing.T, reg *prometheus.Registry, endpoint string, only ...string) int {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if len(only) > 0 && !slices.Contains(only, f.GetName()) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, map[string]string{"endpoint": endpoint}) {
+				n++
+			}
+		}
+	}
+	return n
 }
