@@ -17,9 +17,9 @@ type stream struct {
 	srv      *Server
 	bal      Balancer
 	call     Call
-	attempts int
 	hdrs     []hpackField // request headers until sent upstream
 	sentAt   time.Time
+	attempts int32 // beside ended, so that the two share a word
 	ended    atomic.Bool
 
 	// Owned by the client connection's reader.
@@ -39,9 +39,9 @@ type stream struct {
 type chunk struct {
 	data     []byte
 	fields   []hpackField
+	code     http2.ErrCode // before the bools, so that they pack: 56 bytes, not 64
 	end      bool
 	rst      bool
-	code     http2.ErrCode
 	borrowed bool // data or fields point into the reader's buffers
 }
 
