@@ -26,8 +26,12 @@ var (
 
 // TestDepartedEndpointSeriesAreDeleted: when discovery (etcd) drops an
 // endpoint, every series with its address goes; the other endpoint's
-// stay; when it comes back, its series start fresh.
+// stay; when it comes back, its series start fresh. On both data paths.
 func TestDepartedEndpointSeriesAreDeleted(t *testing.T) {
+	eachDataplane(t, testDepartedEndpointSeries)
+}
+
+func testDepartedEndpointSeries(t *testing.T, dp string) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
 	a, b := startBackend(t, "a"), startBackend(t, "b")
@@ -35,10 +39,10 @@ func TestDepartedEndpointSeriesAreDeleted(t *testing.T) {
 	put(t, cli, "user.rpc/2", b.Addr())
 	gw, addr, reg := startMetered(t, parse(t, fmt.Sprintf(`
 listeners:
-  - {name: edge, address: 127.0.0.1:0, default_cluster: user}
+  - {name: edge, address: 127.0.0.1:0, dataplane: %s, default_cluster: user}
   - {name: l4, address: 127.0.0.1:0, protocol: tcp, cluster: user}
 clusters: {user: {etcd: {hosts: [%s], key: user.rpc, dial_timeout: 500ms}}}
-`, srv.Endpoints()[0])))
+`, dp, srv.Endpoints()[0])))
 	l4, err := gw.Addr("l4")
 	if err != nil {
 		t.Fatal(err)
