@@ -102,8 +102,8 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	if d.o.Begin != nil {
 		s.begun = d.o.Begin(path, cluster)
 	}
-	// Published only now: from here on other goroutines (teardown,
-	// upstream replies) may end the call and observe it.
+	// Published only once begun: from here on an upstream reply, on
+	// another goroutine, may end the call and observe it.
 	d.mu.Lock()
 	s.down.sendWin = d.peerInitWin
 	s.down.conn.Store(d.conn)
