@@ -35,6 +35,8 @@ type cluster struct {
 	guard  *upstream.Guard
 	proxy  *proxy.Cluster
 	cancel context.CancelFunc
+	// unsweep stops the metrics following discovery (nil if they do not).
+	unsweep func()
 }
 
 func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster) (*cluster, error) {
@@ -101,6 +103,9 @@ func tcpPoolName(cluster string) string { return cluster + "/tcp" }
 // close releases everything the cluster holds, ending calls in flight on
 // the grpc-go path.
 func (c *cluster) close() {
+	if c.unsweep != nil {
+		c.unsweep()
+	}
 	c.relayDone()
 	_ = c.proxy.Close()
 }
@@ -123,12 +128,15 @@ func (g *Gateway) newSource(name string, cc config.Cluster) (upstream.Source, st
 func (g *Gateway) runCluster(c *cluster) {
 	ctx, cancel := context.WithCancel(g.ctx)
 	c.cancel = cancel
+	g.sweepSeries(c)
 	g.wg.Go(func() { c.guard.Run(ctx) })
 }
 
 // retire closes a cluster that routes no longer name, once the calls it
-// is relaying have ended or the drain timeout has passed.
-func (g *Gateway) retire(c *cluster) {
+// is relaying have ended or the drain timeout has passed; when the
+// configuration dropped it (rather than changed it), its endpoint
+// series go too.
+func (g *Gateway) retire(c *cluster, dropped bool) {
 	drain := g.cfg.Timeouts.Drain
 	g.wg.Go(func() {
 		deadline := time.Now().Add(drain)
@@ -143,6 +151,9 @@ func (g *Gateway) retire(c *cluster) {
 		}
 		c.cancel()
 		c.close()
+		if dropped {
+			g.forgetSeries(c)
+		}
 	})
 }
 

@@ -123,11 +123,19 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 		Logger:               g.log.With("listener", lc.Name),
 	}
 	if m := g.metrics; m != nil {
-		opts.Observe = func(o h2relay.Observation) { m.ObserveCall(o.Method, o.Endpoint, o.Code, o.Duration) }
+		opts.Begin = func(method, _ string) any { return m.StartCall(method) }
+		opts.Observe = endRelayCall
 	}
 	srv := h2relay.NewServer(g.router(lc), g.relayBalancers(), opts)
 	g.wg.Go(func() { _ = srv.Serve(lis) })
 	return srv
+}
+
+// endRelayCall ends the metrics.Call that Options.Begin started.
+func endRelayCall(o h2relay.Observation) {
+	if c, ok := o.Begun.(*metrics.Call); ok {
+		c.End(o.Endpoint, o.Code, o.Duration)
+	}
 }
 
 // relayBalancers maps every current cluster to its relay balancer.

@@ -46,7 +46,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	for name, c := range old {
 		if next[name] != c {
-			g.retire(c)
+			g.retire(c, next[name] == nil)
 		}
 	}
 	g.log.Info("configuration reloaded", "clusters", len(next), "new_or_changed", len(built))

@@ -17,6 +17,7 @@ import (
 type methodMetrics struct {
 	cluster, method string
 	requests        *prometheus.CounterVec
+	endpoints       *endpointSet
 	duration        prometheus.Observer
 	inFlight        prometheus.Gauge
 
@@ -75,11 +76,12 @@ func (h *serverHandler) HandleConn(context.Context, stats.ConnStats) {}
 
 func (m *Metrics) newMethodMetrics(cluster, method string) *methodMetrics {
 	mm := &methodMetrics{
-		cluster:  cluster,
-		method:   method,
-		requests: m.requests,
-		duration: m.duration.WithLabelValues(cluster, method),
-		inFlight: m.inFlight.WithLabelValues(cluster, method),
+		cluster:   cluster,
+		method:    method,
+		requests:  m.requests,
+		endpoints: &m.endpoints,
+		duration:  m.duration.WithLabelValues(cluster, method),
+		inFlight:  m.inFlight.WithLabelValues(cluster, method),
 	}
 	empty := map[counterKey]prometheus.Counter{}
 	mm.counters.Store(&empty)
@@ -97,6 +99,7 @@ func (mm *methodMetrics) counter(endpoint string, code codes.Code) prometheus.Co
 	if c, ok := cur[key]; ok {
 		return c
 	}
+	mm.endpoints.add(mm.cluster, endpoint)
 	c := mm.requests.WithLabelValues(mm.cluster, endpoint, mm.method, code.String())
 	next := maps.Clone(cur)
 	next[key] = c
@@ -104,15 +107,31 @@ func (mm *methodMetrics) counter(endpoint string, code codes.Code) prometheus.Co
 	return c
 }
 
-// ObserveCall counts one finished call of a data path that has no grpc
-// stats handler (the HTTP/2 relay): the same request counter and latency
-// histogram as the stats handler's. Calls in flight are not tracked for
-// such a path.
-func (m *Metrics) ObserveCall(method, endpoint string, code codes.Code, took time.Duration) {
+// Call is the label children of one method for a data path that has no
+// grpc stats handler (the HTTP/2 relay). StartCall counts a call in
+// flight and returns it; the call's end must go to the same Call, so
+// that a reload relabelling the method between the two cannot unbalance
+// the gauge. It holds no per-call state: starting a call allocates
+// nothing once the method has been seen.
+type Call methodMetrics
+
+// StartCall counts a call of method in flight. Call End on the result
+// exactly once when the call ends, however it ends.
+func (m *Metrics) StartCall(method string) *Call {
 	mm := m.lookup(method)
+	mm.inFlight.Inc()
+	return (*Call)(mm)
+}
+
+// End counts the call out of flight and records it finished: the same
+// request counter and latency histogram as the stats handler's. An empty
+// endpoint means none was picked.
+func (c *Call) End(endpoint string, code codes.Code, took time.Duration) {
+	mm := (*methodMetrics)(c)
 	if endpoint == "" {
 		endpoint = NoEndpoint
 	}
+	mm.inFlight.Dec()
 	mm.duration.Observe(took.Seconds())
 	mm.counter(endpoint, code).Inc()
 }

@@ -57,6 +57,9 @@ type Metrics struct {
 	// does no vec lookups. Copy on write: readers never lock.
 	methods   atomic.Pointer[methodCache]
 	methodsMu sync.Mutex
+
+	// endpoints lists the endpoints with series, for RetainEndpoints.
+	endpoints endpointSet
 }
 
 // latencyBuckets span a fast in-memory backend (~100 µs) to slow calls.

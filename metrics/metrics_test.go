@@ -128,6 +128,31 @@ func TestHotPathAllocations(t *testing.T) {
 	}
 }
 
+// TestRelayCallsCountInFlight: StartCall and End keep the gauge, and a
+// call costs no allocation once its method and endpoint have been seen.
+func TestRelayCallsCountInFlight(t *testing.T) {
+	m, _ := newMetrics(t, testRoute)
+	a, b := m.StartCall(sayHello), m.StartCall(sayHello)
+	gauge := m.inFlight.WithLabelValues("greeter", sayHello)
+	if got := promtest.ToFloat64(gauge); got != 2 {
+		t.Fatalf("in flight = %v, want 2", got)
+	}
+	a.End("10.0.0.1:80", codes.OK, time.Millisecond)
+	b.End("", codes.Unavailable, time.Millisecond)
+	if got := promtest.ToFloat64(gauge); got != 0 {
+		t.Fatalf("in flight after End = %v, want 0", got)
+	}
+	if got := promtest.ToFloat64(m.requests.WithLabelValues("greeter", NoEndpoint, sayHello, "Unavailable")); got != 1 {
+		t.Fatalf("unpicked call counted %v times, want 1", got)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		m.StartCall(sayHello).End("10.0.0.1:80", codes.OK, time.Millisecond)
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per call, want 0", allocs)
+	}
+}
+
 func TestPickedEndpointWithoutHandlerIsHarmless(t *testing.T) {
 	PickedEndpoint(context.Background(), "10.0.0.1:80")
 }

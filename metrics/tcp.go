@@ -49,6 +49,7 @@ type TCPConn struct {
 // error it counts a failure and returns nil; otherwise it counts the
 // connection open and returns the handle to count its bytes and close.
 func (m *Metrics) TCPDialed(cluster, endpoint string, took time.Duration, err error) *TCPConn {
+	m.endpoints.add(cluster, endpoint)
 	if err != nil {
 		m.tcpFailed.WithLabelValues(cluster, endpoint).Inc()
 		return nil

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/upstream"
@@ -38,6 +40,23 @@ func BenchmarkUnaryThroughProxy(b *testing.B) { benchUnary(b, startBenchProxy) }
 // BenchmarkUnaryThroughRelay runs the same load through the frame-level
 // relay (proxy/h2relay) instead of the grpc-go data path.
 func BenchmarkUnaryThroughRelay(b *testing.B) { benchUnary(b, startBenchRelay) }
+
+// BenchmarkUnaryThroughRelayMetrics adds the metrics hooks the gateway
+// installs, to show what counting calls costs the relay.
+func BenchmarkUnaryThroughRelayMetrics(b *testing.B) {
+	benchUnary(b, func(b *testing.B, addrs []string) string {
+		m, err := metrics.New(prometheus.NewRegistry(), func(string) (string, bool) { return "c", true })
+		if err != nil {
+			b.Fatal(err)
+		}
+		return startRelayWith(b, addrs, h2relay.Options{
+			Begin: func(method, _ string) any { return m.StartCall(method) },
+			Observe: func(o h2relay.Observation) {
+				o.Begun.(*metrics.Call).End(o.Endpoint, o.Code, o.Duration)
+			},
+		})
+	})
+}
 
 func benchUnary(b *testing.B, start func(*testing.B, []string) string) {
 	addrs := startBenchBackends(b, 3)
@@ -164,14 +183,20 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 // startBenchRelay starts the relay over addrs (round robin), labelled
 // part=proxy.
 func startBenchRelay(b *testing.B, addrs []string) string {
+	return startRelayWith(b, addrs, h2relay.Options{})
+}
+
+// startRelayWith is startBenchRelay with o's hooks.
+func startRelayWith(b *testing.B, addrs []string, o h2relay.Options) string {
 	b.Helper()
+	o.MaxMessageSize = 4 << 20
 	var lisAddr string
 	pprof.Do(context.Background(), pprof.Labels("part", "proxy"), func(ctx context.Context) {
 		guard := runBenchGuard(b, ctx, addrs)
 		<-guard.Ready()
 		rr, stop := h2relay.NewRoundRobin(guard)
 		b.Cleanup(stop)
-		srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{MaxMessageSize: 4 << 20})
+		srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, o)
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)

@@ -17,9 +17,9 @@ type stream struct {
 	srv      *Server
 	bal      Balancer
 	call     Call
-	attempts int
 	hdrs     []hpackField // request headers until sent upstream
 	sentAt   time.Time
+	attempts int32 // beside ended, so that the two share a word
 	ended    atomic.Bool
 
 	// Owned by the client connection's reader.
@@ -29,6 +29,7 @@ type stream struct {
 	// client connection's mu, once a status goes out.
 	method, cluster string
 	start           time.Time
+	begun           any // Options.Begin's result
 	code            codes.Code
 	coded           bool
 }
@@ -38,9 +39,9 @@ type stream struct {
 type chunk struct {
 	data     []byte
 	fields   []hpackField
+	code     http2.ErrCode // before the bools, so that they pack: 56 bytes, not 64
 	end      bool
 	rst      bool
-	code     http2.ErrCode
 	borrowed bool // data or fields point into the reader's buffers
 }
 
@@ -170,7 +171,15 @@ func (l *leg) finishLocked() {
 		}
 	}
 	c := l.conn.Load()
-	if c == nil || c.dead {
+	if c == nil {
+		return
+	}
+	if !l.isUp() {
+		// Also when the client's connection is gone: a call that
+		// began must be observed, or gauges fed by Begin never fall.
+		l.s.srv.observe(l.s)
+	}
+	if c.dead {
 		return
 	}
 	delete(c.streams, l.id)
@@ -178,7 +187,6 @@ func (l *leg) finishLocked() {
 		l.s.upClosed(c)
 	} else {
 		l.s.srv.downClosed(c)
-		l.s.srv.observe(l.s)
 	}
 }
 

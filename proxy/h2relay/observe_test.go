@@ -13,7 +13,8 @@ import (
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
 
-// Observe hears of every call once, with the status the client got.
+// Observe hears of every call once, with the status the client got and
+// what Begin returned for it.
 func TestObserveReportsEveryCall(t *testing.T) {
 	b := startBackend(t, "b0")
 	var mu sync.Mutex
@@ -21,6 +22,7 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	r := proxy.NewRouter("")
 	r.AddPrefix("/grpc.testing.", "c")
 	srv := h2relay.NewServer(r, map[string]h2relay.Balancer{"c": &recorder{addr: b.addr}}, h2relay.Options{
+		Begin: func(method, cluster string) any { return "begun " + method + " " + cluster },
 		Observe: func(o h2relay.Observation) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -39,9 +41,9 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound)}})
 	dialConn(t, lis.Addr().String()).Invoke(ctx, "/unknown.S/M", &testpb.Empty{}, &testpb.Empty{})
 	want := []h2relay.Observation{
-		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.OK},
-		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.NotFound},
-		{Method: "/unknown.S/M", Code: codes.Unimplemented},
+		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.OK, Begun: "begun /grpc.testing.TestService/UnaryCall c"},
+		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.NotFound, Begun: "begun /grpc.testing.TestService/UnaryCall c"},
+		{Method: "/unknown.S/M", Code: codes.Unimplemented, Begun: "begun /unknown.S/M "},
 	}
 	testutil.WaitFor(t, 5*time.Second, "three observations", func() bool {
 		mu.Lock()

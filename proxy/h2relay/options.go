@@ -42,8 +42,16 @@ type Options struct {
 	ResetRate, PingRate, SettingsRate, EmptyRate Rate
 	// Logger receives connection-level events (discarded).
 	Logger *slog.Logger
+	// Begin, when set, hears of every client call as it opens, once
+	// routing has named its cluster ("" when unrouted). What it returns
+	// comes back in the call's Observation.Begun, so that a metric
+	// counted up here is counted down by the same series at the end.
+	// Every call that begins is observed exactly once. It runs on the
+	// connection's reader: it must not block.
+	Begin func(method, cluster string) any
 	// Observe, when set, hears of every finished client call, for
-	// metrics. It runs under relay locks: it must not block.
+	// metrics; also of calls cut short by their connection's end. It
+	// runs under relay locks: it must not block.
 	Observe func(Observation)
 }
 
@@ -58,6 +66,8 @@ type Observation struct {
 	Code codes.Code
 	// Duration runs from the request headers to the end of the stream.
 	Duration time.Duration
+	// Begun is what Options.Begin returned for the call.
+	Begun any
 }
 
 // Rate is a token bucket: PerSecond sustained, Burst at once.

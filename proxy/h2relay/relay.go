@@ -140,7 +140,7 @@ func (s *Server) observe(st *stream) {
 	if s.o.Observe == nil {
 		return
 	}
-	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: time.Since(st.start)}
+	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: time.Since(st.start), Begun: st.begun}
 	if st.coded {
 		o.Code = st.code
 	}

@@ -97,6 +97,13 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	s.down.recvWin = d.o.StreamWindow
 	s.down.recvEnd = end
 	s.up.closed = true // until a pool takes it
+	cluster, bal, ok := d.srv.route(path)
+	s.cluster = cluster
+	if d.o.Begin != nil {
+		s.begun = d.o.Begin(path, cluster)
+	}
+	// Published only once begun: from here on an upstream reply, on
+	// another goroutine, may end the call and observe it.
 	d.mu.Lock()
 	s.down.sendWin = d.peerInitWin
 	s.down.conn.Store(d.conn)
@@ -104,8 +111,6 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	d.open++
 	d.mu.Unlock()
 
-	cluster, bal, ok := d.srv.route(path)
-	s.cluster = cluster
 	if !ok {
 		failDown(&s.down, codes.Unimplemented, "strait: no route for method "+path)
 		return s

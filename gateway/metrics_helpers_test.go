@@ -1,0 +1,113 @@
+package gateway_test
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/straitproxy/strait/admin"
+	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/metrics"
+)
+
+// startMetered runs cfg with the data-path metrics installed, as strait
+// serve does, and returns the gateway, the "edge" listener's address and
+// the registry to scrape.
+func startMetered(t *testing.T, cfg *config.Config) (*gateway.Gateway, string, *prometheus.Registry) {
+	t.Helper()
+	gw, err := gateway.New(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The admin server's registry, as strait serve builds it: the
+	// scrape-time strait_endpoint_* metrics come with it.
+	reg := admin.New(admin.Options{Status: admin.StatusFunc(gw.Status), Ready: gw.Ready}).Registry()
+	m, err := metrics.New(reg, gw.Route)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetMetrics(m, reg)
+	if err := gw.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Stop)
+	testutil.WaitFor(t, 10*time.Second, "gateway ready", func() bool { return gw.Ready() == nil })
+	addr, err := gw.Addr("edge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gw, addr, reg
+}
+
+// scraped returns the samples of the named family in reg whose labels
+// include every pair in labels.
+func scraped(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) []*dto.Metric {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*dto.Metric
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, labels) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func hasLabels(m *dto.Metric, labels map[string]string) bool {
+	found := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := labels[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
+			}
+			found++
+		}
+	}
+	return found == len(labels)
+}
+
+// sum adds up the counter or gauge samples scraped selects.
+func sum(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	total := 0.0
+	for _, m := range scraped(t, reg, name, labels) {
+		total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return total
+}
+
+// seriesOf counts the series in reg, of every family, labelled with
+// endpoint; only the families named in only, if any.
+func seriesOf(t *testing.T, reg *prometheus.Registry, endpoint string, only ...string) int {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if len(only) > 0 && !slices.Contains(only, f.GetName()) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			if hasLabels(m, map[string]string{"endpoint": endpoint}) {
+				n++
+			}
+		}
+	}
+	return n
+}
