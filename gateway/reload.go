@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"reflect"
+	"time"
 
 	"github.com/straitproxy/strait/config"
 )
@@ -10,8 +11,9 @@ import (
 // Reload switches the running gateway to cfg: clusters are added,
 // replaced or retired, and every listener's routes are swapped, without
 // dropping connections or calls in flight (a replaced cluster is closed
-// once its calls end). Changes that need new sockets (listeners) are
-// refused with an error and nothing changes.
+// once its calls end). New clusters take routes once their discovery
+// has answered (up to firstSetWait). Changes that need new sockets
+// (listeners) are refused with an error and nothing changes.
 func (g *Gateway) Reload(cfg *config.Config) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -35,11 +37,12 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 		next[name] = c
 		built = append(built, c)
 	}
-	old := g.clusters
-	g.cfg, g.clusters = cfg, next
 	for _, c := range built {
 		g.runCluster(c)
 	}
+	g.awaitFirstSets(built)
+	old := g.clusters
+	g.cfg, g.clusters = cfg, next
 	for i, l := range g.listeners {
 		l.cfg = cfg.Listeners[i]
 		l.follow(g)
@@ -51,6 +54,28 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	}
 	g.log.Info("configuration reloaded", "clusters", len(next), "new_or_changed", len(built))
 	return nil
+}
+
+// firstSetWait bounds how long a reload waits for its new clusters'
+// discovery to answer before routing to them anyway.
+const firstSetWait = 5 * time.Second
+
+// awaitFirstSets waits until every new cluster's discovery has answered
+// (a set, or an error with or without a saved set), so that calls routed
+// to it right after the reload find endpoints rather than none.
+func (g *Gateway) awaitFirstSets(cs []*cluster) {
+	timeout := time.NewTimer(firstSetWait)
+	defer timeout.Stop()
+	for _, c := range cs {
+		select {
+		case <-c.guard.Ready():
+		case <-timeout.C:
+			g.log.Warn("reload: discovery has not answered; routing to the cluster anyway", "cluster", c.name, "waited", firstSetWait)
+			return
+		case <-g.ctx.Done():
+			return
+		}
+	}
 }
 
 // reloadable refuses changes that a reload cannot apply in place.
