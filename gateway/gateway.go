@@ -55,14 +55,19 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 }
 
 // Start runs discovery and binds every listener. It returns once all
-// listeners are bound, or the first error.
+// listeners are bound, or the first error. Listeners bind once every
+// cluster's discovery has answered (up to firstSetWait), so the first
+// calls find endpoints.
 func (g *Gateway) Start(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.ctx, g.cancel = context.WithCancel(ctx)
+	cs := make([]*cluster, 0, len(g.clusters))
 	for _, c := range g.clusters {
 		g.runCluster(c)
+		cs = append(cs, c)
 	}
+	g.awaitFirstSets(cs)
 	for _, lc := range g.cfg.Listeners {
 		l, err := g.startListener(lc)
 		if err != nil {

@@ -56,8 +56,8 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	return nil
 }
 
-// firstSetWait bounds how long a reload waits for its new clusters'
-// discovery to answer before routing to them anyway.
+// firstSetWait bounds how long start-up or a reload waits for new
+// clusters' discovery to answer before routing to them anyway.
 const firstSetWait = 5 * time.Second
 
 // awaitFirstSets waits until every new cluster's discovery has answered
@@ -70,7 +70,7 @@ func (g *Gateway) awaitFirstSets(cs []*cluster) {
 		select {
 		case <-c.guard.Ready():
 		case <-timeout.C:
-			g.log.Warn("reload: discovery has not answered; routing to the cluster anyway", "cluster", c.name, "waited", firstSetWait)
+			g.log.Warn("discovery has not answered; routing to the cluster anyway", "cluster", c.name, "waited", firstSetWait)
 			return
 		case <-g.ctx.Done():
 			return
