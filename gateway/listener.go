@@ -122,12 +122,21 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 		ConnectTimeout:       g.cfg.Timeouts.Connect,
 		Logger:               g.log.With("listener", lc.Name),
 	}
+	keepalive(&opts, g.cfg.Timeouts.Keepalive)
 	if m := g.metrics; m != nil {
 		opts.Observe = func(o h2relay.Observation) { m.ObserveCall(o.Method, o.Endpoint, o.Code, o.Duration) }
 	}
 	srv := h2relay.NewServer(g.router(lc), g.relayBalancers(), opts)
 	g.wg.Go(func() { _ = srv.Serve(lis) })
 	return srv
+}
+
+// keepalive sets the relay's upstream keep-alive from the config.
+func keepalive(o *h2relay.Options, k config.Keepalive) {
+	o.KeepaliveInterval, o.KeepaliveTimeout, o.KeepaliveMinTime = k.Interval, k.Timeout, k.MinTime
+	if k.Disabled {
+		o.KeepaliveInterval = -1
+	}
 }
 
 // relayBalancers maps every current cluster to its relay balancer.

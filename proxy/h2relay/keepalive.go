@@ -37,6 +37,7 @@ type keepalive struct {
 	pingAt   time.Time // an unanswered ping went out (zero: none)
 	lastPing time.Time // the last ping went out (zero: never)
 	seq      uint64
+	lost     bool // closed for want of an answer
 }
 
 // sawFrame marks the connection alive; the reader calls it per frame.
@@ -67,50 +68,57 @@ func (t *transport) keepaliveLoop(quit <-chan struct{}) {
 	tick := max(min(t.o.KeepaliveInterval, t.o.KeepaliveTimeout)/4, 10*time.Millisecond)
 	tk := time.NewTicker(tick)
 	defer tk.Stop()
+	var pools []*pool
 	var conns []*upConn
 	for {
 		select {
 		case <-quit:
 			return
 		case now := <-tk.C:
-			conns = t.readyConns(conns[:0])
+			pools, conns = t.readyConns(pools[:0], conns[:0])
 			for _, uc := range conns {
 				uc.checkAlive(now)
 			}
+			clear(pools)
 			clear(conns)
 		}
 	}
 }
 
-// readyConns appends every handshaken upstream connection to buf.
-func (t *transport) readyConns(buf []*upConn) []*upConn {
+// readyConns appends every pool to pools and its handshaken
+// connections to conns, taking one lock at a time (as reapIdle).
+func (t *transport) readyConns(pools []*pool, conns []*upConn) ([]*pool, []*upConn) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for _, p := range t.pools {
+		pools = append(pools, p)
+	}
+	t.mu.Unlock()
+	for _, p := range pools {
 		p.mu.Lock()
 		for _, uc := range p.conns {
 			if uc.ready {
-				buf = append(buf, uc)
+				conns = append(conns, uc)
 			}
 		}
 		p.mu.Unlock()
 	}
-	return buf
+	return pools, conns
 }
 
 // checkAlive pings uc or closes it, as its silence calls for. Only the
 // sweeper runs it, so uc.ka needs no lock.
 func (uc *upConn) checkAlive(now time.Time) {
 	ka := &uc.ka
+	if ka.lost {
+		return
+	}
 	if uc.seen.Swap(false) || ka.lastRecv.IsZero() {
 		ka.lastRecv, ka.pingAt = now, time.Time{}
 	}
 	o := uc.o
 	if !ka.pingAt.IsZero() {
 		if now.Sub(ka.pingAt) >= o.KeepaliveTimeout {
-			o.Logger.Warn("h2relay: upstream keep-alive ping unanswered, closing the connection",
-				"endpoint", uc.p.addr, "after", now.Sub(ka.lastRecv).Round(time.Millisecond))
-			uc.nc.Close()
+			uc.lose(now)
 		}
 		return
 	}
@@ -124,6 +132,20 @@ func (uc *upConn) checkAlive(now time.Time) {
 		return
 	}
 	uc.ping(now)
+}
+
+// lose closes uc; its reader then fails the calls on it as for any
+// lost connection. The close runs apart because a TLS close first
+// writes an alert, which a vanished peer can make wait for seconds.
+func (uc *upConn) lose(now time.Time) {
+	uc.ka.lost = true
+	uc.o.Logger.Warn("h2relay: upstream keep-alive ping unanswered, closing the connection",
+		"endpoint", uc.p.addr, "silent", now.Sub(uc.ka.lastRecv).Round(time.Millisecond))
+	uc.p.t.wg.Add(1)
+	go func() {
+		defer uc.p.t.wg.Done()
+		uc.nc.Close()
+	}()
 }
 
 // pingAllowed says whether a ping now costs the peer no strike. The
