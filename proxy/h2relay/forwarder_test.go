@@ -12,9 +12,9 @@ import (
 )
 
 // forwarder relays TCP connections to a backend frame by frame,
-// counting PINGs and GOAWAYs. Frozen, it black-holes them as a dead
-// host behind a middlebox would: it reads and drops what either side
-// sends, sends nothing, closes nothing, and refuses new connections.
+// counting PINGs and GOAWAYs. A frozen connection is black-holed as by
+// a middlebox that dropped the flow, or a dead host behind one: what
+// either side sends is read and dropped, nothing is sent or closed.
 // A fake because loopback offers no way to make a real peer vanish.
 type forwarder struct {
 	t      *testing.T
@@ -23,13 +23,13 @@ type forwarder struct {
 	lis    net.Listener
 	wg     sync.WaitGroup
 
-	frozen      atomic.Bool
 	pings       atomic.Int64 // PINGs (not ACKs) the relay sent
 	calmGoAways atomic.Int64 // GOAWAY ENHANCE_YOUR_CALM the backend sent
 	relayClosed atomic.Int64 // relay sides that ended while frozen
 
 	mu      sync.Mutex
 	conns   []net.Conn
+	flows   []*atomic.Bool // frozen, per connection
 	stopped bool
 }
 
@@ -63,19 +63,21 @@ func (f *forwarder) accept() {
 			up.Close()
 			return
 		}
+		frozen := new(atomic.Bool)
 		f.conns = append(f.conns, down, up)
+		f.flows = append(f.flows, frozen)
 		f.mu.Unlock()
-		f.wg.Go(func() { f.pipe(down, up, true) })
-		f.wg.Go(func() { f.pipe(up, down, false) })
+		f.wg.Go(func() { f.pipe(down, up, frozen, true) })
+		f.wg.Go(func() { f.pipe(up, down, frozen, false) })
 	}
 }
 
 // pipe copies whole frames from src to dst; fromRelay is the relay's
 // side, which starts with the client preface.
-func (f *forwarder) pipe(src, dst net.Conn, fromRelay bool) {
+func (f *forwarder) pipe(src, dst net.Conn, frozen *atomic.Bool, fromRelay bool) {
 	br := bufio.NewReader(src)
-	err := f.copyFrames(br, dst, fromRelay)
-	if f.frozen.Load() {
+	err := f.copyFrames(br, dst, frozen, fromRelay)
+	if frozen.Load() {
 		if fromRelay && err != nil {
 			f.relayClosed.Add(1)
 		}
@@ -85,7 +87,7 @@ func (f *forwarder) pipe(src, dst net.Conn, fromRelay bool) {
 	dst.Close()
 }
 
-func (f *forwarder) copyFrames(br *bufio.Reader, dst io.Writer, fromRelay bool) error {
+func (f *forwarder) copyFrames(br *bufio.Reader, dst io.Writer, frozen *atomic.Bool, fromRelay bool) error {
 	if fromRelay {
 		preface := make([]byte, len(http2.ClientPreface))
 		if _, err := io.ReadFull(br, preface); err != nil {
@@ -105,7 +107,7 @@ func (f *forwarder) copyFrames(br *bufio.Reader, dst io.Writer, fromRelay bool) 
 		if _, err := io.ReadFull(br, frame[9:]); err != nil {
 			return err
 		}
-		if f.frozen.Load() {
+		if frozen.Load() {
 			continue
 		}
 		f.count(frame, fromRelay)
@@ -128,10 +130,20 @@ func (f *forwarder) count(frame []byte, fromRelay bool) {
 	}
 }
 
-// freeze black-holes every connection and refuses new ones.
+// dropFlows black-holes the connections open now; new ones work.
+func (f *forwarder) dropFlows() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, frozen := range f.flows {
+		frozen.Store(true)
+	}
+}
+
+// freeze black-holes every connection and refuses new ones: the host
+// is gone.
 func (f *forwarder) freeze() {
-	f.frozen.Store(true)
 	f.lis.Close()
+	f.dropFlows()
 }
 
 func (f *forwarder) stop() {
