@@ -135,6 +135,27 @@ type Timeouts struct {
 	Connect time.Duration `yaml:"connect"`
 	// Drain is how long in-flight calls may run on shutdown. Default 15s.
 	Drain time.Duration `yaml:"drain"`
+	// Keepalive probes the relay's upstream connections.
+	Keepalive Keepalive `yaml:"keepalive"`
+}
+
+// Keepalive is how relay listeners find upstream connections whose peer
+// vanished without closing them (host gone, flow dropped by a
+// middlebox): a connection carrying calls that received nothing for
+// Interval is sent a PING; with no answer within Timeout it is closed,
+// its calls fail Unavailable and new calls go elsewhere.
+type Keepalive struct {
+	// Interval of silence before a PING. Default 10s.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout for the answer. Default 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// MinTime is the endpoints' keep-alive enforcement MinTime: a
+	// connection whose calls are quiet is pinged no more often, so the
+	// endpoints never answer GOAWAY too_many_pings. Default 5m, gRPC
+	// servers' default.
+	MinTime time.Duration `yaml:"min_time"`
+	// Disabled sends no PINGs.
+	Disabled bool `yaml:"disabled"`
 }
 
 // Defaults.
@@ -142,6 +163,10 @@ const (
 	DefaultMaxMessageSize = 4 << 20
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultDrainTimeout   = 15 * time.Second
+
+	DefaultKeepaliveInterval = 10 * time.Second
+	DefaultKeepaliveTimeout  = 10 * time.Second
+	DefaultKeepaliveMinTime  = 5 * time.Minute
 )
 
 func (c *Config) applyDefaults() {
@@ -154,6 +179,7 @@ func (c *Config) applyDefaults() {
 	if c.Timeouts.Drain == 0 {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
+	c.Timeouts.Keepalive.applyDefaults()
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Protocol == "" {
@@ -166,5 +192,17 @@ func (c *Config) applyDefaults() {
 			l.TCP.DialTimeout = c.Timeouts.Connect
 		}
 		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
+	}
+}
+
+func (k *Keepalive) applyDefaults() {
+	if k.Interval == 0 {
+		k.Interval = DefaultKeepaliveInterval
+	}
+	if k.Timeout == 0 {
+		k.Timeout = DefaultKeepaliveTimeout
+	}
+	if k.MinTime == 0 {
+		k.MinTime = DefaultKeepaliveMinTime
 	}
 }

@@ -74,6 +74,22 @@ func TestDefaults(t *testing.T) {
 	if c.Limits.MaxMessageSize != 4<<20 || c.Timeouts.Connect != 5*time.Second || c.Timeouts.Drain != 15*time.Second {
 		t.Fatalf("defaults = %+v %+v", c.Limits, c.Timeouts)
 	}
+	want := config.Keepalive{Interval: 10 * time.Second, Timeout: 10 * time.Second, MinTime: 5 * time.Minute}
+	if c.Timeouts.Keepalive != want {
+		t.Fatalf("keepalive defaults = %+v, want %+v", c.Timeouts.Keepalive, want)
+	}
+}
+
+func TestParseKeepalive(t *testing.T) {
+	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n" +
+		"timeouts: {keepalive: {interval: 30s, timeout: 5s, min_time: 1m, disabled: true}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := config.Keepalive{Interval: 30 * time.Second, Timeout: 5 * time.Second, MinTime: time.Minute, Disabled: true}
+	if c.Timeouts.Keepalive != want {
+		t.Fatalf("keepalive = %+v, want %+v", c.Timeouts.Keepalive, want)
+	}
 }
 
 // Each bad file stops start-up with exactly this one line.
@@ -140,6 +156,10 @@ func TestParseBad(t *testing.T) {
 			`config: clusters: got a list, want a mapping`},
 		{"negative duration", lis + base + "timeouts: {drain: -1s}",
 			`config: timeouts.drain: -1s is negative`},
+		{"negative keepalive", lis + base + "timeouts: {keepalive: {min_time: -1m}}",
+			`config: timeouts.keepalive.min_time: -1m0s is negative`},
+		{"unknown keepalive key", lis + base + "timeouts: {keepalive: {time: 1s}}",
+			`config: timeouts.keepalive.time: unknown field (line 3; known: interval, timeout, min_time, disabled)`},
 		{"tls without key", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: a.pem}}]\n" + base,
 			`config: listeners[0].tls: cert and key are both required`},
 		{"tls missing file", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: /nonexistent/a.pem, key: /nonexistent/a.key}}]\n" + base,

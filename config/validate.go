@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
@@ -49,6 +50,18 @@ func (c *Config) validate() error {
 	}
 	if c.Timeouts.Drain < 0 {
 		return errorf("timeouts.drain", "%s is negative", c.Timeouts.Drain)
+	}
+	return c.Timeouts.Keepalive.validate("timeouts.keepalive")
+}
+
+func (k Keepalive) validate(path string) error {
+	for _, f := range []struct {
+		key string
+		d   time.Duration
+	}{{"interval", k.Interval}, {"timeout", k.Timeout}, {"min_time", k.MinTime}} {
+		if f.d < 0 {
+			return errorf(path+"."+f.key, "%s is negative", f.d)
+		}
 	}
 	return nil
 }

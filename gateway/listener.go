@@ -122,6 +122,7 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 		ConnectTimeout:       g.cfg.Timeouts.Connect,
 		Logger:               g.log.With("listener", lc.Name),
 	}
+	keepalive(&opts, g.cfg.Timeouts.Keepalive)
 	if m := g.metrics; m != nil {
 		opts.Begin = func(method, _ string) any { return m.StartCall(method) }
 		opts.Observe = endRelayCall
@@ -135,6 +136,14 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 func endRelayCall(o h2relay.Observation) {
 	if c, ok := o.Begun.(*metrics.Call); ok {
 		c.End(o.Endpoint, o.Code, o.Duration)
+	}
+}
+
+// keepalive sets the relay's upstream keep-alive from the config.
+func keepalive(o *h2relay.Options, k config.Keepalive) {
+	o.KeepaliveInterval, o.KeepaliveTimeout, o.KeepaliveMinTime = k.Interval, k.Timeout, k.MinTime
+	if k.Disabled {
+		o.KeepaliveInterval = -1
 	}
 }
 

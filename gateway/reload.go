@@ -95,5 +95,8 @@ func (g *Gateway) reloadable(cfg *config.Config) error {
 	if cfg.Limits != g.cfg.Limits {
 		return fmt.Errorf("reload: limits changed; restart to apply")
 	}
+	if cfg.Timeouts.Keepalive != g.cfg.Timeouts.Keepalive {
+		return fmt.Errorf("reload: timeouts.keepalive changed; restart to apply")
+	}
 	return nil
 }

@@ -74,6 +74,10 @@ func TestReloadRefusesListenerChanges(t *testing.T) {
 	if from, err := sayHello(dial(t, addr, nil)); err != nil || from != "a" {
 		t.Fatalf("after a refused reload: %q, %v", from, err)
 	}
+	bad = parse(t, strings.Replace(greeterConfig(a.Addr()), "{drain: 5s}", "{drain: 5s, keepalive: {interval: 1s}}", 1))
+	if err := gw.Reload(bad); err == nil || !strings.Contains(err.Error(), "timeouts.keepalive changed; restart to apply") {
+		t.Fatalf("reload with new keep-alive settings: %v", err)
+	}
 }
 
 func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {

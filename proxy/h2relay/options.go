@@ -29,6 +29,19 @@ type Options struct {
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds each dial to an endpoint (5 s).
 	ConnectTimeout time.Duration
+	// KeepaliveInterval is how long an upstream connection carrying
+	// streams may receive nothing before it is sent a PING (10 s);
+	// negative turns keep-alive off.
+	KeepaliveInterval time.Duration
+	// KeepaliveTimeout is how long a PING may go unanswered (nothing at
+	// all received) before the connection is closed as lost: its calls
+	// fail Unavailable and calls waiting for it are picked again (10 s).
+	KeepaliveTimeout time.Duration
+	// KeepaliveMinTime is the least time between two PINGs the
+	// endpoints accept while they send nothing (5 min, the MinTime of
+	// gRPC servers' default enforcement policy); more often and they
+	// answer GOAWAY too_many_pings.
+	KeepaliveMinTime time.Duration
 	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
 	MaxConnsPerEndpoint int
 	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
@@ -105,6 +118,11 @@ func (o Options) withDefaults() Options {
 	dur(&o.HandshakeTimeout, 10*time.Second)
 	dur(&o.IdleTimeout, 5*time.Minute)
 	dur(&o.ConnectTimeout, 5*time.Second)
+	if o.KeepaliveInterval == 0 {
+		o.KeepaliveInterval = 10 * time.Second
+	}
+	dur(&o.KeepaliveTimeout, 10*time.Second)
+	dur(&o.KeepaliveMinTime, 5*time.Minute)
 	if o.MaxConnsPerEndpoint <= 0 {
 		o.MaxConnsPerEndpoint = 4
 	}

@@ -51,6 +51,10 @@ func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
 	s.wg.Add(1)
 	go s.reapIdle()
+	if s.o.KeepaliveInterval > 0 {
+		s.wg.Add(1)
+		go s.tr.keepaliveLoop(s.quit)
+	}
 	return s
 }
 

@@ -22,8 +22,12 @@ type upConn struct {
 	idleAt atomic.Int64 // unix nanoseconds when active last fell to 0
 
 	draining   atomic.Bool // GOAWAY seen or ids exhausted: no new streams
-	ready      bool        // guarded by pool.mu: SETTINGS received
-	maxStreams uint32      // guarded by pool.mu
+	seen       atomic.Bool // a frame arrived since the last keep-alive sweep
+	kaFree     atomic.Uint32
+	pingSeq    atomic.Uint64 // payload of the last keep-alive ping
+	ka         keepalive     // owned by the keep-alive sweeper
+	ready      bool          // guarded by pool.mu: SETTINGS received
+	maxStreams uint32        // guarded by pool.mu
 }
 
 func newUpConn(p *pool, nc net.Conn) *upConn {
@@ -107,6 +111,7 @@ func (uc *upConn) serve() {
 		}
 		var f http2.Frame
 		if f, err = uc.rfr.ReadFrame(); err == nil {
+			uc.sawFrame()
 			err = uc.handle(f)
 		}
 		if se, ok := streamError(err); ok {
@@ -154,8 +159,10 @@ func (uc *upConn) handshake() error {
 func (uc *upConn) handle(f http2.Frame) error {
 	switch f := f.(type) {
 	case *http2.DataFrame:
+		uc.sawStreamFrame()
 		return uc.onUpData(f)
 	case *http2.HeadersFrame:
+		uc.sawStreamFrame()
 		return uc.onHeaders(f)
 	case *http2.RSTStreamFrame:
 		uc.onReset(f)
@@ -170,6 +177,9 @@ func (uc *upConn) handle(f http2.Frame) error {
 		}
 		return err
 	case *http2.PingFrame:
+		if f.IsAck() {
+			uc.onPingAck(f.Data)
+		}
 		uc.onPing(f)
 	case *http2.WindowUpdateFrame:
 		return uc.onWindowUpdate(f)
