@@ -10,10 +10,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/straitproxy/strait/internal/procs"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -29,9 +33,25 @@ func main() {
 		debug.SetGCPercent(defaultGCPercent)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	if os.Getenv("GOMAXPROCS") == "" {
+		go followLoad(ctx)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// followLoad sizes GOMAXPROCS to the load, between one and what Go
+// chose at start (the CPUs available to the process). GOMAXPROCS in the
+// environment wins and fixes the count.
+func followLoad(ctx context.Context) {
+	o := procs.Defaults
+	o.Max = runtime.GOMAXPROCS(0)
+	procs.Run(ctx, o, procs.ProcessCPU, func(n int) {
+		if runtime.GOMAXPROCS(n) != n {
+			slog.Debug("GOMAXPROCS follows the load", "procs", n)
+		}
+	})
 }
 
 // run dispatches a subcommand and returns the process exit code.
