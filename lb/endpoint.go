@@ -207,7 +207,6 @@ func (c *Call) Settle(v health.Verdict, err error) {
 		return
 	}
 	e, p := c.ep, c.ep.pool
-	now := p.nanos()
 	switch v {
 	case health.Failure:
 		e.failures.Add(1)
@@ -215,7 +214,7 @@ func (c *Call) Settle(v health.Verdict, err error) {
 			e.lastErr.Store(&failure{msg: err.Error(), at: p.clock()})
 		}
 		c.sampled.Store(true) // a failure's latency says nothing of the endpoint's speed
-		e.penalize(now)
+		e.penalize(p.nanos())
 	case health.Success:
 		if e.streak.Swap(0) > 0 {
 			// The run of failures is over: what is left of the penalty

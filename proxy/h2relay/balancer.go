@@ -3,7 +3,6 @@ package h2relay
 import (
 	"crypto/tls"
 	"sync/atomic"
-	"time"
 
 	"github.com/straitproxy/strait/upstream"
 	"google.golang.org/grpc/codes"
@@ -33,10 +32,10 @@ type TLSBalancer interface {
 type Call interface {
 	// Addr is the endpoint's host:port.
 	Addr() string
-	// FirstResponse marks the arrival of the first response headers,
-	// latency after the request headers were written upstream (time
-	// spent waiting for a stream slot is not included).
-	FirstResponse(latency time.Duration)
+	// FirstResponse marks the arrival of the first response headers;
+	// the balancer times it from its Pick (a wait for a connection or a
+	// stream slot at the endpoint counts: it is that endpoint's load).
+	FirstResponse()
 	// End reports how the call ended.
 	End(Outcome)
 }
@@ -92,6 +91,6 @@ func (r *RoundRobin) Pick() (Call, bool) {
 
 type rrCall string
 
-func (c rrCall) Addr() string              { return string(c) }
-func (rrCall) FirstResponse(time.Duration) {}
-func (rrCall) End(Outcome)                 {}
+func (c rrCall) Addr() string { return string(c) }
+func (rrCall) FirstResponse() {}
+func (rrCall) End(Outcome)    {}

@@ -28,6 +28,7 @@ const (
 // header blocks and buffer order agree), windows and the legs on it.
 type conn struct {
 	nc  net.Conn
+	rw  io.ReadWriter // nc's data, through raw system calls on TCP (socketIO)
 	o   *Options
 	br  *bufio.Reader
 	rfr *http2.Framer
@@ -65,9 +66,10 @@ func (w bufWriter) Write(p []byte) (int, error) {
 }
 
 func newConn(nc net.Conn, o *Options) *conn {
+	rw := newSocketIO(nc)
 	c := &conn{
-		nc: nc, o: o,
-		br:           bufio.NewReaderSize(nc, 32<<10),
+		nc: nc, rw: rw, o: o,
+		br:           bufio.NewReaderSize(rw, 32<<10),
 		streams:      map[uint32]*leg{},
 		sendWin:      defaultWindow,
 		peerInitWin:  defaultWindow,
@@ -120,7 +122,7 @@ func (c *conn) flushLoop() {
 		c.wbuf = spare[:0]
 		c.mu.Unlock()
 		if len(b) > 0 {
-			if _, err := c.nc.Write(b); err != nil {
+			if _, err := c.rw.Write(b); err != nil {
 				c.nc.Close()
 				return
 			}

@@ -3,7 +3,6 @@ package h2relay
 import (
 	"context"
 	"crypto/tls"
-	"time"
 
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
@@ -59,7 +58,7 @@ type lbCall struct {
 func (c lbCall) Addr() string { return c.c.Endpoint().Addr() }
 
 // FirstResponse lets the pool time the call from its own Acquire.
-func (c lbCall) FirstResponse(time.Duration) { c.c.FirstResponse() }
+func (c lbCall) FirstResponse() { c.c.FirstResponse() }
 
 // End maps the outcome to a verdict: local ends say nothing about the
 // endpoint, resets and lost connections are failures, and a status is

@@ -18,8 +18,7 @@ type stream struct {
 	bal      Balancer
 	call     Call
 	hdrs     []hpackField // request headers until sent upstream
-	sentAt   time.Time
-	attempts int32 // beside ended, so that the two share a word
+	attempts int32        // beside ended, so that the two share a word
 	ended    atomic.Bool
 
 	// Owned by the client connection's reader.

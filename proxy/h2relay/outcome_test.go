@@ -30,12 +30,10 @@ type recCall struct{ r *recorder }
 
 func (r *recorder) Pick() (h2relay.Call, bool) { return recCall{r}, true }
 func (c recCall) Addr() string                 { return c.r.addr }
-func (c recCall) FirstResponse(d time.Duration) {
+func (c recCall) FirstResponse() {
 	c.r.mu.Lock()
 	defer c.r.mu.Unlock()
-	if d > 0 {
-		c.r.firs++
-	}
+	c.r.firs++
 }
 func (c recCall) End(o h2relay.Outcome) {
 	c.r.mu.Lock()
@@ -128,8 +126,8 @@ func (a *alternating) Pick() (h2relay.Call, bool) {
 	a.picks++
 	return altCall{a, a.addrs[a.picks%2]}, true
 }
-func (c altCall) Addr() string                { return c.addr }
-func (c altCall) FirstResponse(time.Duration) {}
+func (c altCall) Addr() string   { return c.addr }
+func (c altCall) FirstResponse() {}
 func (c altCall) End(h2relay.Outcome) {
 	c.a.mu.Lock()
 	defer c.a.mu.Unlock()

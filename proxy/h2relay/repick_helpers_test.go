@@ -73,8 +73,8 @@ type scriptCall struct {
 	addr string
 }
 
-func (c scriptCall) Addr() string              { return c.addr }
-func (scriptCall) FirstResponse(time.Duration) {}
+func (c scriptCall) Addr() string { return c.addr }
+func (scriptCall) FirstResponse() {}
 func (c scriptCall) End(o h2relay.Outcome) {
 	c.b.mu.Lock()
 	c.b.ends[c.addr] = append(c.b.ends[c.addr], o)

@@ -72,7 +72,6 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	}
 	c.writeHeadersLocked(l.id, s.hdrs, end)
 	s.hdrs = nil
-	s.sentAt = time.Now()
 	uc.active.Add(1)
 	l.conn.Store(c)
 	c.kick()

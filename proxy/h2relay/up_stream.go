@@ -3,7 +3,6 @@ package h2relay
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
@@ -38,7 +37,7 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	uc.mu.Unlock()
 	s := l.s
 	if first {
-		s.call.FirstResponse(time.Since(s.sentAt))
+		s.call.FirstResponse()
 	}
 	if end {
 		code, _ := grpcStatus(fields)
