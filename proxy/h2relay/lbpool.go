@@ -7,6 +7,7 @@ import (
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/upstream"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -69,6 +70,8 @@ func (c lbCall) End(o Outcome) {
 		c.c.End(health.Ignore, nil)
 	case o.Err != nil:
 		c.c.End(health.Failure, o.Err)
+	case o.Code == codes.OK:
+		c.c.End(health.Success, nil) // what the classifier says of OK, without building a status
 	default:
 		msg := o.Message
 		if msg == "" {
