@@ -51,6 +51,13 @@ func startGateway(t *testing.T, cfg *config.Config) (*gateway.Gateway, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return gw, runGateway(t, gw)
+}
+
+// runGateway starts gw, stops it at the test's end and returns the
+// address of its listener named "edge" once it is ready.
+func runGateway(t *testing.T, gw *gateway.Gateway) string {
+	t.Helper()
 	if err := gw.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +67,7 @@ func startGateway(t *testing.T, cfg *config.Config) (*gateway.Gateway, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gw, addr
+	return addr
 }
 
 func dial(t *testing.T, addr string, creds credentials.TransportCredentials) *grpc.ClientConn {

@@ -1,18 +1,15 @@
 package gateway_test
 
 import (
-	"context"
 	"log/slog"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
-	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/metrics"
 )
 
@@ -33,16 +30,7 @@ func startMetered(t *testing.T, cfg *config.Config) (*gateway.Gateway, string, *
 		t.Fatal(err)
 	}
 	gw.SetMetrics(m, reg)
-	if err := gw.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gw.Stop)
-	testutil.WaitFor(t, 10*time.Second, "gateway ready", func() bool { return gw.Ready() == nil })
-	addr, err := gw.Addr("edge")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return gw, addr, reg
+	return gw, runGateway(t, gw), reg
 }
 
 // scraped returns the samples of the named family in reg whose labels
