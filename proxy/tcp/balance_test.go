@@ -12,13 +12,17 @@ import (
 )
 
 func TestBackendDownConnectionsGoElsewhere(t *testing.T) {
-	a, b, dead := startBackend(t), startBackend(t), startBackend(t)
-	h := startProxy(t, Options{}, a.addr(), b.addr(), dead.addr())
+	backends := []*backend{startBackend(t), startBackend(t), startBackend(t)}
+	h := startProxy(t, Options{}, backends[0].addr(), backends[1].addr(), backends[2].addr())
 	for i := range 30 {
 		if err := h.pingOnce("warm"); err != nil {
 			t.Fatalf("warm-up connection %d: %v", i, err)
 		}
 	}
+	// The one to stop is the picker's favourite: P2C never picks the
+	// endpoint it rates worst of three, so stopping that one would leave
+	// nothing for the test to see.
+	dead := h.favourite(backends)
 	dead.stop() // its port now refuses connections
 	for i := range 100 {
 		if err := h.pingOnce("after"); err != nil {

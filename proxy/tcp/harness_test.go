@@ -135,6 +135,19 @@ func (h *harness) endpoint(addr string) EndpointStats {
 	return EndpointStats{Addr: addr}
 }
 
+// favourite is the backend whose endpoint the balancer rates best now.
+func (h *harness) favourite(bs []*backend) *backend {
+	best, low := bs[0], time.Duration(-1)
+	for _, b := range bs {
+		for _, e := range h.pool.Stats().Endpoints {
+			if e.Addr == b.addr() && (low < 0 || e.Estimate < low) {
+				best, low = b, e.Estimate
+			}
+		}
+	}
+	return best
+}
+
 // breaker is the balancer's breaker position for addr.
 func (h *harness) breaker(addr string) string {
 	for _, e := range h.pool.Stats().Endpoints {
