@@ -129,7 +129,10 @@ func (e *Endpoint) available(panicking bool) bool {
 // Start admits one call on the endpoint. It fails with health.ErrOpen when
 // the breaker refuses, unless the pool is in panic mode. The caller must
 // End the returned Call.
-func (e *Endpoint) Start() (*Call, error) {
+func (e *Endpoint) Start() (*Call, error) { return e.startAt(e.pool.nanos()) }
+
+// startAt is Start at the pool time now.
+func (e *Endpoint) startAt(now int64) (*Call, error) {
 	done, err := e.breaker.Allow()
 	if err != nil {
 		if !e.pool.Panicking() {
@@ -139,7 +142,7 @@ func (e *Endpoint) Start() (*Call, error) {
 	}
 	e.inflight.Add(1)
 	e.requests.Add(1)
-	return &Call{ep: e, start: e.pool.nanos(), breakerDone: done}, nil
+	return &Call{ep: e, start: now, breakerDone: done}, nil
 }
 
 // onBreaker keeps the pool's count of ejected members; it runs under the
@@ -173,6 +176,9 @@ type Call struct {
 
 // Endpoint is the endpoint the call went to.
 func (c *Call) Endpoint() *Endpoint { return c.ep }
+
+// Pool is the pool the call's endpoint belongs to.
+func (c *Call) Pool() *Pool { return c.ep.pool }
 
 // FirstResponse records the latency to the first response.
 func (c *Call) FirstResponse() {

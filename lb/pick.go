@@ -29,7 +29,10 @@ func (s *Set) Pick() (*Endpoint, bool) {
 }
 
 // PickIndex is Pick returning the endpoint's index in the set.
-func (s *Set) PickIndex() (int, bool) {
+func (s *Set) PickIndex() (int, bool) { return s.pickIndexAt(s.pool.nanos()) }
+
+// pickIndexAt is PickIndex at the pool time now.
+func (s *Set) pickIndexAt(now int64) (int, bool) {
 	n := len(s.eps)
 	switch n {
 	case 0:
@@ -39,7 +42,6 @@ func (s *Set) PickIndex() (int, bool) {
 	}
 	p := s.pool
 	panicking := p.panicking.Load()
-	now := p.nanos()
 	if n == 2 {
 		// A random order breaks ties, so two equally loaded endpoints
 		// share the traffic even one call at a time.

@@ -97,11 +97,13 @@ func (p *Pool) Pick() (*Endpoint, bool) { return p.set.Load().Pick() }
 // breaker refuses at the last moment (another caller took its probe).
 func (p *Pool) Acquire() (*Call, error) {
 	for range 3 {
-		ep, ok := p.Pick()
+		now := p.nanos() // one clock read for the pick and the call's start
+		set := p.set.Load()
+		i, ok := set.pickIndexAt(now)
 		if !ok {
 			return nil, ErrNoEndpoint
 		}
-		if c, err := ep.Start(); err == nil {
+		if c, err := set.eps[i].startAt(now); err == nil {
 			return c, nil
 		}
 	}

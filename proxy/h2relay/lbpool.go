@@ -48,36 +48,36 @@ func (b LBPool) Pick() (Call, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return lbCall{c: c, pool: b.pool}, true
+	return (*lbCall)(c), true
 }
 
-type lbCall struct {
-	c    *lb.Call
-	pool *lb.Pool
-}
+// lbCall is an lb.Call seen as a Call; a conversion, not a wrapper, so
+// Pick allocates nothing more than the pool does.
+type lbCall lb.Call
 
-func (c lbCall) Addr() string { return c.c.Endpoint().Addr() }
+func (c *lbCall) Addr() string { return (*lb.Call)(c).Endpoint().Addr() }
 
 // FirstResponse lets the pool time the call from its own Acquire.
-func (c lbCall) FirstResponse() { c.c.FirstResponse() }
+func (c *lbCall) FirstResponse() { (*lb.Call)(c).FirstResponse() }
 
 // End maps the outcome to a verdict: local ends say nothing about the
 // endpoint, resets and lost connections are failures, and a status is
 // judged by the pool's classifier (which failure codes eject).
-func (c lbCall) End(o Outcome) {
+func (c *lbCall) End(o Outcome) {
+	lc := (*lb.Call)(c)
 	switch {
 	case o.Local:
-		c.c.End(health.Ignore, nil)
+		lc.End(health.Ignore, nil)
 	case o.Err != nil:
-		c.c.End(health.Failure, o.Err)
+		lc.End(health.Failure, o.Err)
 	case o.Code == codes.OK:
-		c.c.End(health.Success, nil) // what the classifier says of OK, without building a status
+		lc.End(health.Success, nil) // what the classifier says of OK, without building a status
 	default:
 		msg := o.Message
 		if msg == "" {
 			msg = "no message from the endpoint"
 		}
 		err := status.Error(o.Code, msg)
-		c.c.End(c.pool.Classify(context.Background(), err), err)
+		lc.End(lc.Pool().Classify(context.Background(), err), err)
 	}
 }
