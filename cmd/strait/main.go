@@ -42,8 +42,10 @@ func main() {
 }
 
 // followLoad sizes GOMAXPROCS to the load, between one and what Go
-// chose at start (the CPUs available to the process). GOMAXPROCS in the
-// environment wins and fixes the count.
+// chose at start (the CPUs available to the process, a container's CPU
+// limit included). GOMAXPROCS in the environment wins and fixes the
+// count. Setting it stops Go's own updates when a container's CPU limit
+// changes: the limit at start stays the cap.
 func followLoad(ctx context.Context) {
 	o := procs.Defaults
 	o.Max = runtime.GOMAXPROCS(0)
