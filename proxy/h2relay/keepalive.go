@@ -86,13 +86,9 @@ func (t *transport) keepaliveLoop(quit <-chan struct{}) {
 }
 
 // readyConns appends every pool to pools and its handshaken
-// connections to conns, taking one lock at a time (as reapIdle).
+// connections to conns, taking one lock at a time.
 func (t *transport) readyConns(pools []*pool, conns []*upConn) ([]*pool, []*upConn) {
-	t.mu.Lock()
-	for _, p := range t.pools {
-		pools = append(pools, p)
-	}
-	t.mu.Unlock()
+	pools = t.allPools(pools)
 	for _, p := range pools {
 		p.mu.Lock()
 		for _, uc := range p.conns {

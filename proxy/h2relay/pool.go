@@ -47,29 +47,6 @@ func (t *transport) pool(addr string, tlsConf *tls.Config) *pool {
 	return p
 }
 
-// reapIdle closes upstream connections that carried no stream since
-// before cutoff: endpoints that left the set, or traffic that moved.
-func (t *transport) reapIdle(cutoff time.Time) {
-	t.mu.Lock()
-	pools := make([]*pool, 0, len(t.pools))
-	for _, p := range t.pools {
-		pools = append(pools, p)
-	}
-	t.mu.Unlock()
-	for _, p := range pools {
-		p.mu.Lock()
-		for _, uc := range p.conns {
-			if uc.ready && uc.active.Load() == 0 && uc.idleAt.Load() < cutoff.UnixNano() {
-				uc.draining.Store(true)
-				uc.mu.Lock()
-				uc.closeLocked()
-				uc.mu.Unlock()
-			}
-		}
-		p.mu.Unlock()
-	}
-}
-
 // dial connects to an endpoint, over TLS when configured.
 func (t *transport) dial(addr string, tlsConf *tls.Config) (net.Conn, error) {
 	d := &net.Dialer{Timeout: t.o.ConnectTimeout}
