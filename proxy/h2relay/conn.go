@@ -2,6 +2,7 @@ package h2relay
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -163,6 +164,25 @@ func (c *conn) closeLocked() {
 	c.closing = true
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 	c.kick()
+}
+
+// endLocked ends the connection after err (with a GOAWAY naming
+// lastID when err is a connection error) and closes every leg on it,
+// returning them so the caller can end their peers outside the lock.
+func (c *conn) endLocked(err error, lastID uint32) []*leg {
+	var ce http2.ConnectionError
+	if errors.As(err, &ce) {
+		c.goAwayLocked(lastID, http2.ErrCode(ce))
+	}
+	c.closeLocked()
+	c.dead = true
+	legs := make([]*leg, 0, len(c.streams))
+	for _, l := range c.streams {
+		l.finishLocked()
+		legs = append(legs, l)
+	}
+	c.streams = nil
+	return legs
 }
 
 // goAwayLocked sends GOAWAY and closes the connection.

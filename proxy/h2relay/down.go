@@ -213,18 +213,7 @@ func (d *downConn) teardown(err error) {
 		d.o.Logger.Debug("h2relay: client connection ended", "remote", d.nc.RemoteAddr().String(), "err", err)
 	}
 	d.mu.Lock()
-	var ce http2.ConnectionError
-	if errors.As(err, &ce) {
-		d.goAwayLocked(d.lastID, http2.ErrCode(ce))
-	}
-	d.closeLocked()
-	d.dead = true
-	legs := make([]*leg, 0, len(d.streams))
-	for _, l := range d.streams {
-		l.finishLocked()
-		legs = append(legs, l)
-	}
-	d.streams = nil
+	legs := d.endLocked(err, d.lastID)
 	d.mu.Unlock()
 	for _, l := range legs {
 		resetLeg(&l.s.up, http2.ErrCodeCancel)

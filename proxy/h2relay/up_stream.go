@@ -119,18 +119,7 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 func (uc *upConn) teardown(err error) {
 	uc.o.Logger.Debug("h2relay: upstream connection ended", "endpoint", uc.p.addr, "err", err)
 	uc.mu.Lock()
-	var ce http2.ConnectionError
-	if errors.As(err, &ce) {
-		uc.goAwayLocked(0, http2.ErrCode(ce))
-	}
-	uc.closeLocked()
-	uc.dead = true
-	legs := make([]*leg, 0, len(uc.streams))
-	for _, l := range uc.streams {
-		l.finishLocked()
-		legs = append(legs, l)
-	}
-	uc.streams = nil
+	legs := uc.endLocked(err, 0)
 	uc.mu.Unlock()
 
 	p := uc.p
