@@ -22,6 +22,13 @@ const (
 	// read; windows bound DATA and flood limits bound the rest, so only a
 	// broken or hostile peer reaches it.
 	maxWriteBuffer = 64 << 20
+	// pingAckDelay bounds how long a PING's acknowledgement waits for
+	// other frames to share its write. Under load that is the next
+	// request or reply, a fraction of it; gRPC peers ping once per
+	// round trip to size their windows, and answering each in a write of
+	// its own was a quarter of the relay's writes. Idle, it goes out
+	// alone this much later: keep-alive timeouts are seconds.
+	pingAckDelay = time.Millisecond
 )
 
 // conn is one HTTP/2 connection, client or upstream side: its write
@@ -46,7 +53,10 @@ type conn struct {
 	recvWin      int32 // what the peer may still send us
 	unacked      int32 // consumed, not yet given back
 	dead         bool
-	closing      bool // close once wbuf is written
+	closing      bool          // close once wbuf is written
+	ackDelay     time.Duration // pingAckDelay; tests change it
+	ackTimer     *time.Timer
+	ackArmed     bool // ackTimer will flush a PING ack
 
 	up   *upConn   // set on upstream connections
 	down *downConn // set on client connections
@@ -77,6 +87,7 @@ func newConn(nc net.Conn, o *Options) *conn {
 		peerInitWin:  defaultWindow,
 		peerMaxFrame: 16384,
 		recvWin:      defaultWindow,
+		ackDelay:     pingAckDelay,
 		wake:         make(chan struct{}, 1),
 		flushed:      make(chan struct{}),
 	}
@@ -126,6 +137,10 @@ func (c *conn) flushLoop() {
 		}
 		b, closing := c.wbuf, c.closing
 		c.wbuf = spare[:0]
+		if c.ackArmed {
+			c.ackTimer.Stop()
+			c.ackArmed = false
+		}
 		c.mu.Unlock()
 		if len(b) > 0 {
 			if _, err := c.rw.Write(b); err != nil {
@@ -142,6 +157,20 @@ func (c *conn) flushLoop() {
 			spare = b
 		}
 	}
+}
+
+// flushSoonLocked has what was appended go out with the next write, or
+// after ackDelay at the latest.
+func (c *conn) flushSoonLocked() {
+	if c.ackArmed {
+		return
+	}
+	c.ackArmed = true
+	if c.ackTimer == nil {
+		c.ackTimer = time.AfterFunc(c.ackDelay, c.kick)
+		return
+	}
+	c.ackTimer.Reset(c.ackDelay)
 }
 
 // linger closes the connection after the peer has had a moment to read

@@ -126,14 +126,14 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 	return nil
 }
 
-// onPing answers a PING.
+// onPing answers a PING, in the next write (see pingAckDelay).
 func (c *conn) onPing(f *http2.PingFrame) {
 	if f.IsAck() {
 		return
 	}
 	c.mu.Lock()
 	c.wfr.WritePing(true, f.Data)
-	c.rb.add(c)
+	c.flushSoonLocked()
 	c.mu.Unlock()
 }
 
