@@ -45,10 +45,13 @@ func (m *meter) value(now int64, tau float64) float64 {
 func (m *meter) observe(rtt float64, now int64, tau float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	prev := m.value(now, tau)
+	w := 1.0 // the weight of the past: one exp serves the decay and the average
+	if dt := now - m.stamp.Load(); dt > 0 {
+		w = math.Exp(-float64(dt) / tau)
+	}
+	prev := math.Float64frombits(m.est.Load()) * w
 	next := rtt
 	if rtt < prev && m.sampled.Load() {
-		w := math.Exp(-max(0, float64(now-m.stamp.Load())) / tau)
 		next = prev*w + rtt*(1-w)
 	}
 	m.est.Store(math.Float64bits(next))

@@ -26,6 +26,7 @@ type Pool struct {
 	opts       Options
 	tau        float64
 	clock      health.Clock
+	realClock  bool // clock is time.Now: nanos reads the monotonic clock alone
 	epoch      time.Time
 	rnd        func() uint64
 	classifier health.Classifier
@@ -56,10 +57,13 @@ func WithLogger(l *slog.Logger) PoolOption { return func(p *Pool) { p.log = l } 
 // NewPool returns an empty pool for cluster. o must have passed Validate.
 func NewPool(cluster string, o Options, opts ...PoolOption) *Pool {
 	o = o.WithDefaults()
-	p := &Pool{cluster: cluster, opts: o, tau: float64(o.Tau), clock: time.Now, rnd: rand.Uint64,
+	p := &Pool{cluster: cluster, opts: o, tau: float64(o.Tau), rnd: rand.Uint64,
 		log: slog.Default(), byAddr: make(map[string]*Endpoint)}
 	for _, opt := range opts {
 		opt(p)
+	}
+	if p.clock == nil {
+		p.clock, p.realClock = time.Now, true
 	}
 	p.log = p.log.With("component", "lb", "cluster", cluster)
 	p.epoch = p.clock()
@@ -110,8 +114,15 @@ func (p *Pool) Acquire() (*Call, error) {
 	return nil, ErrNoEndpoint
 }
 
-// nanos is the pool's clock as nanoseconds since the pool was built.
-func (p *Pool) nanos() int64 { return int64(p.clock().Sub(p.epoch)) }
+// nanos is the pool's clock as nanoseconds since the pool was built. On
+// the real clock it is time.Since, which reads the monotonic clock alone
+// where time.Now reads the wall clock too: it runs twice per call.
+func (p *Pool) nanos() int64 {
+	if p.realClock {
+		return int64(time.Since(p.epoch))
+	}
+	return int64(p.clock().Sub(p.epoch))
+}
 
 // SetServing records what an active health check found for addr; an
 // endpoint that does not serve takes no traffic (outside panic mode) and

@@ -27,8 +27,8 @@ type stream struct {
 	// For Options.Observe: set when the call opens; code under the
 	// client connection's mu, once a status goes out.
 	method, cluster string
-	start           time.Time
-	begun           any // Options.Begin's result
+	start           time.Duration // on the relay's clock (sinceStart)
+	begun           any           // Options.Begin's result
 	code            codes.Code
 	coded           bool
 }

@@ -17,6 +17,13 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
+// clockBase anchors sinceStart.
+var clockBase = time.Now()
+
+// sinceStart is a monotonic clock for call durations: one clock read,
+// where time.Now takes two (wall and monotonic).
+func sinceStart() time.Duration { return time.Since(clockBase) }
+
 // Router maps a method path, "/pkg.Service/Method", to a cluster name.
 // proxy.Router implements it.
 type Router interface {
@@ -144,7 +151,7 @@ func (s *Server) observe(st *stream) {
 	if s.o.Observe == nil {
 		return
 	}
-	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: time.Since(st.start), Begun: st.begun}
+	o := Observation{Method: st.method, Cluster: st.cluster, Code: codes.Canceled, Duration: sinceStart() - st.start, Begun: st.begun}
 	if st.coded {
 		o.Code = st.code
 	}

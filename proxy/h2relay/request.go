@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"strconv"
-	"time"
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
@@ -90,7 +89,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 
 // open1 starts one call: route, pick, queue for an upstream connection.
 func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) *stream {
-	s := &stream{srv: d.srv, method: path, start: time.Now()}
+	s := &stream{srv: d.srv, method: path, start: sinceStart()}
 	s.down.s, s.up.s = s, s
 	s.down.queue, s.up.queue = s.down.queueBuf[:0], s.up.queueBuf[:0]
 	s.down.id = id
