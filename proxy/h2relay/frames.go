@@ -107,11 +107,15 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 			c.mu.Unlock()
 			return http2.ConnectionError(http2.ErrCodeFlowControl)
 		}
+		// A leg waits on the connection's window only while that window
+		// is spent: pumping stops at the first window that runs out, and
+		// every update that reopens this one pumps all legs. Otherwise
+		// the update has no one to wake, which under gRPC load is nearly
+		// always (peers send one with each window-sizing PING).
+		spent := c.sendWin <= 0
 		c.sendWin += int32(inc)
-		for _, l := range c.streams {
-			if len(l.queue) > 0 {
-				refunds = append(refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
-			}
+		if spent {
+			refunds = c.pumpAllLocked(refunds)
 		}
 	} else if l := c.streams[f.StreamID]; l != nil {
 		if int64(l.sendWin)+inc > maxWindow {
@@ -135,6 +139,16 @@ func (c *conn) onPing(f *http2.PingFrame) {
 	c.wfr.WritePing(true, f.Data)
 	c.flushSoonLocked()
 	c.mu.Unlock()
+}
+
+// pumpAllLocked pumps every leg with something queued.
+func (c *conn) pumpAllLocked(refunds []refund) []refund {
+	for _, l := range c.streams {
+		if len(l.queue) > 0 {
+			refunds = append(refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
+		}
+	}
+	return refunds
 }
 
 type refund struct {
