@@ -26,6 +26,7 @@ type headerReader struct {
 	size   uint32
 	max    uint32
 	tooBig bool
+	memo   blockMemo
 }
 
 func newHeaderReader(max uint32) *headerReader {
@@ -55,6 +56,13 @@ func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int
 	}
 	h.fields, h.size, h.tooBig = h.fields[:0], 0, false
 	frag, ended := f.HeaderBlockFragment(), f.HeadersEnded()
+	if ended {
+		if e := h.memo.lookup(frag); e != nil {
+			h.fields, h.size = append(h.fields, e.fields...), e.size
+			return h.fields, nil
+		}
+	}
+	block, whole := frag, ended // whole: the block is this one fragment
 	total := 0
 	for n := 0; ; n++ {
 		if total += len(frag); total > 2*int(h.max)+4096 {
@@ -83,7 +91,13 @@ func (h *headerReader) read(fr *http2.Framer, f *http2.HeadersFrame, maxCont int
 		return nil, http2.ConnectionError(http2.ErrCodeCompression)
 	}
 	if h.tooBig {
+		h.memo.reset()
 		return nil, errHeaderListSize
+	}
+	if whole {
+		h.memo.decoded(block, h.fields, h.size)
+	} else {
+		h.memo.reset()
 	}
 	return h.fields, nil
 }
