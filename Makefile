@@ -31,9 +31,10 @@ test: vet test-deps
 
 # Brief runs of the relay's fuzz targets (frames, header blocks, message
 # limits, the header block memo); their seed corpora also run in every
-# `go test`. The budget is a count of executions, not a duration: Go 1.26's fuzz coordinator can fail a
-# clean run with "context deadline exceeded" when a -fuzztime duration ends
-# while a worker is mid-input (go.dev/issue/75804, fixed in Go 1.27).
+# `go test`. The budget is a count of executions, not a duration: Go
+# 1.26's fuzz coordinator can fail a clean run with "context deadline
+# exceeded" when a -fuzztime duration ends while a worker is mid-input
+# (go.dev/issue/75804, fixed in Go 1.27).
 FUZZTIME ?= 200000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzClientFrames$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
