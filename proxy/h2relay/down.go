@@ -21,6 +21,9 @@ type downConn struct {
 	open   int    // guarded by mu
 	idleAt time.Time
 	gone   bool // guarded by mu: GOAWAY sent, refuse new streams
+	// drainAcked is set, under mu, once the client acknowledged the
+	// PING that followed Shutdown's GOAWAY.
+	drainAcked bool
 
 	resets, pings, settings, empties bucket
 }
@@ -100,6 +103,11 @@ func (d *downConn) handle(f http2.Frame) error {
 	case *http2.PingFrame:
 		if !d.pings.take() {
 			return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+		}
+		if f.IsAck() && f.Data == drainPing {
+			d.mu.Lock()
+			d.drainAcked = true
+			d.mu.Unlock()
 		}
 		d.onPing(f)
 	case *http2.WindowUpdateFrame:

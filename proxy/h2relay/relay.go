@@ -43,11 +43,12 @@ type Server struct {
 	tr     *transport
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	lis     map[net.Listener]struct{}
-	conns   map[*downConn]struct{}
-	stopped bool
-	quit    chan struct{}
+	mu       sync.Mutex
+	lis      map[net.Listener]struct{}
+	conns    map[*downConn]struct{}
+	draining bool // Shutdown began: connections accepted now are closed
+	stopped  bool
+	quit     chan struct{}
 }
 
 // NewServer returns a Server routing with router to the clusters'
@@ -122,7 +123,7 @@ func (s *Server) Serve(lis net.Listener) error {
 func (s *Server) ServeConn(nc net.Conn) {
 	d := newDownConn(s, newConn(nc, &s.o))
 	s.mu.Lock()
-	if s.stopped {
+	if s.stopped || s.draining {
 		s.mu.Unlock()
 		nc.Close()
 		return
@@ -202,20 +203,48 @@ func (s *Server) reapIdle() {
 	}
 }
 
-// Shutdown stops accepting, sends GOAWAY to every client, and waits for
-// their calls to finish until ctx ends; then it stops.
+// drainPing is the payload of the PING that follows Shutdown's GOAWAY.
+// Its acknowledgement shows that the client has read the GOAWAY: every
+// stream it opened on the connection has arrived by then (a client
+// writes in order), and it opens no more.
+var drainPing = [8]byte{'d', 'r', 'a', 'i', 'n', 'i', 'n', 'g'}
+
+// Shutdown stops accepting and sends every client GOAWAY and a PING; it
+// refuses streams the client opened before reading the GOAWAY (with
+// REFUSED_STREAM, which clients retry elsewhere) and waits for the calls
+// it took to finish. A connection whose client has acknowledged the PING
+// and has no call left is then closed gracefully: what is buffered goes
+// out and the client closes its end first, so nothing in flight meets a
+// reset. When ctx ends first, Shutdown stops everything at once.
 func (s *Server) Shutdown(ctx context.Context) {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
 	s.closeListeners()
 	s.each(func(d *downConn) {
 		d.mu.Lock()
 		d.gone = true
 		d.wfr.WriteGoAway(d.lastID, 0, nil)
+		d.wfr.WritePing(false, drainPing)
 		d.kick()
 		d.mu.Unlock()
 	})
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for !s.idle() {
+	for {
+		settled := true
+		s.each(func(d *downConn) {
+			d.mu.Lock()
+			if d.open == 0 && d.drainAcked {
+				d.closeLocked()
+			} else {
+				settled = false
+			}
+			d.mu.Unlock()
+		})
+		if settled && s.noConns() {
+			break
+		}
 		select {
 		case <-ctx.Done():
 			s.Stop()
@@ -226,14 +255,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.Stop()
 }
 
-func (s *Server) idle() bool {
-	busy := false
-	s.each(func(d *downConn) {
-		d.mu.Lock()
-		busy = busy || d.open > 0
-		d.mu.Unlock()
-	})
-	return !busy
+func (s *Server) noConns() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns) == 0
 }
 
 func (s *Server) closeListeners() {
