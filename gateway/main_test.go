@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -116,12 +115,4 @@ func eachDataplane(t *testing.T, test func(t *testing.T, dp string)) {
 	}
 }
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
-}
+func freePort(t *testing.T) string { return testutil.FreeAddr(t) }

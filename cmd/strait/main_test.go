@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -86,15 +85,7 @@ func writeConfig(t *testing.T, body string) string {
 	return path
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	return lis.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testutil.FreeAddr(t) }
 
 func TestBadConfigExitsTwoWithOneLine(t *testing.T) {
 	path := writeConfig(t, "listeners: [{address: 127.0.0.1:9000, default_cluster: user}]\nclusters: {user: {endpoints: [127.0.0.1:1, 10.0.0.1]}}\n")

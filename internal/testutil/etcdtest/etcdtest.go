@@ -11,7 +11,6 @@ package etcdtest
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/certs"
 	"github.com/straitproxy/strait/internal/testutil/relay"
 )
@@ -72,8 +72,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s := &Server{
 		t:         t,
 		dir:       t.TempDir(),
-		clientURL: url.URL{Scheme: "http", Host: freeAddr(t)},
-		peerURL:   url.URL{Scheme: "http", Host: freeAddr(t)},
+		clientURL: url.URL{Scheme: "http", Host: testutil.FreeAddr(t)},
+		peerURL:   url.URL{Scheme: "http", Host: testutil.FreeAddr(t)},
 	}
 	for _, o := range opts {
 		o(t, s)
@@ -153,17 +153,6 @@ func (s *Server) start() {
 	}
 	s.etcd = e
 	s.front.Restore()
-}
-
-// freeAddr returns a loopback host:port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // quietZap keeps etcd from logging into test output.

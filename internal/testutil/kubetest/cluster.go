@@ -3,12 +3,13 @@ package kubetest
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/straitproxy/strait/internal/testutil"
 )
 
 // Cluster is one etcd and one or more kube-apiservers on loopback, with an
@@ -104,12 +105,11 @@ func (c *Cluster) Stop() {
 
 // freePort returns a loopback port that was free a moment ago.
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testutil.FreePort()
 	if err != nil {
-		panic(fmt.Sprintf("kubetest: no free loopback port: %v", err))
+		panic("kubetest: " + err.Error())
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // waitReady polls url until it answers 200, p exits, or readyTimeout.
