@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -74,12 +75,20 @@ func settled(t *testing.T, reg *prometheus.Registry, method, code string, want f
 	})
 }
 
-func TestRelayInFlightFollowsOpenStreams(t *testing.T) {
+// meteredRelay starts a backend and, in front of it, a gateway whose
+// relay counts into the returned registry; it returns the backend, a
+// client connection to the gateway and a context for the test's calls.
+func meteredRelay(t *testing.T) (*backend.Server, *grpc.ClientConn, *prometheus.Registry, context.Context) {
+	t.Helper()
 	b := startBackend(t, "b1")
 	_, addr, reg := startMetered(t, parse(t, testServiceConfig(b.Addr())))
-	conn := dial(t, addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
+	return b, dial(t, addr, nil), reg, ctx
+}
+
+func TestRelayInFlightFollowsOpenStreams(t *testing.T) {
+	_, conn, reg, ctx := meteredRelay(t)
 	const n = 5
 	var streams []testpb.TestService_FullDuplexCallClient
 	for i := range n {
@@ -100,11 +109,7 @@ func TestRelayInFlightFollowsOpenStreams(t *testing.T) {
 }
 
 func TestRelayInFlightFallsWhenClientResets(t *testing.T) {
-	b := startBackend(t, "b1")
-	_, addr, reg := startMetered(t, parse(t, testServiceConfig(b.Addr())))
-	conn := dial(t, addr, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	_, conn, reg, ctx := meteredRelay(t)
 	callCtx, reset := context.WithCancel(ctx)
 	st := openStream(t, callCtx, conn)
 	if got := inFlight(t, reg, "g", duplex); got != 1 {
@@ -118,11 +123,7 @@ func TestRelayInFlightFallsWhenClientResets(t *testing.T) {
 }
 
 func TestRelayInFlightFallsWhenConnectionCloses(t *testing.T) {
-	b := startBackend(t, "b1")
-	_, addr, reg := startMetered(t, parse(t, testServiceConfig(b.Addr())))
-	conn := dial(t, addr, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	_, conn, reg, ctx := meteredRelay(t)
 	const n = 3
 	for range n {
 		openStream(t, ctx, conn)
@@ -137,11 +138,7 @@ func TestRelayInFlightFallsWhenConnectionCloses(t *testing.T) {
 }
 
 func TestRelayInFlightFallsForUnroutedAndFailedCalls(t *testing.T) {
-	b := startBackend(t, "b1")
-	_, addr, reg := startMetered(t, parse(t, testServiceConfig(b.Addr())))
-	conn := dial(t, addr, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+	b, conn, reg, ctx := meteredRelay(t)
 	err := conn.Invoke(ctx, "/nope.S/M", &testpb.Empty{}, &testpb.Empty{})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("unrouted: %v, want Unimplemented", err)
