@@ -24,6 +24,11 @@ type stream struct {
 	// Owned by the client connection's reader.
 	contentLen, bodyLen int64
 
+	// deadline is when the call must end, on the relay's clock
+	// (sinceStart), from the request's grpc-timeout; 0 when it has
+	// none. Set before the call is published, then only read.
+	deadline time.Duration
+
 	// For Options.Observe: set when the call opens; code under the
 	// client connection's mu, once a status goes out.
 	method, cluster string

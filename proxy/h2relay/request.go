@@ -98,6 +98,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	s.up.closed = true // until a pool takes it
 	cluster, bal, ok := d.srv.route(path)
 	s.cluster = cluster
+	s.deadline = callDeadline(fields, s.start)
 	if d.o.Begin != nil {
 		s.begun = d.o.Begin(path, cluster)
 	}

@@ -70,6 +70,7 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 		l.queue = nil
 		l.sentEnd = true
 	}
+	s.passDeadline(s.hdrs)
 	c.writeHeadersLocked(l.id, s.hdrs, end)
 	s.hdrs = nil
 	uc.active.Add(1)
