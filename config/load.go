@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Error is a configuration error about one field.
@@ -100,7 +100,7 @@ func oneLine(err error) string {
 }
 
 // checkKeys walks the document beside the Go type it decodes into and
-// reports the first unknown key with its path, which yaml.v3's own
+// reports the first unknown key with its path, which the yaml decoder's own
 // KnownFields error does not give.
 func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
 	for t.Kind() == reflect.Pointer {
