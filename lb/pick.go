@@ -95,3 +95,45 @@ func (s *Set) scan(start int, panicking bool) int {
 	}
 	return start
 }
+
+// pickAvoidingAt is the power of two choices among the available
+// endpoints that avoid does not name. Retries alone take this path, so
+// it may walk the whole set.
+func (s *Set) pickAvoidingAt(now int64, avoid func(addr string) bool) (int, bool) {
+	panicking := s.pool.panicking.Load()
+	// Two distinct candidates drawn uniformly by reservoir sampling.
+	a, b, n := -1, -1, 0
+	for i, e := range s.eps {
+		if avoid(e.addr) || !e.available(panicking) {
+			continue
+		}
+		n++
+		switch {
+		case n == 1:
+			a = i
+		case n == 2:
+			b = i
+		default:
+			if k := s.pool.rnd() % uint64(n); k < 2 {
+				if k == 0 {
+					a = i
+				} else {
+					b = i
+				}
+			}
+		}
+	}
+	switch {
+	case a < 0:
+		return 0, false
+	case b < 0:
+		return a, true
+	}
+	if s.pool.rnd()%2 == 0 {
+		a, b = b, a // ties go either way
+	}
+	if s.eps[b].load(now) < s.eps[a].load(now) {
+		return b, true
+	}
+	return a, true
+}

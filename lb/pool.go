@@ -178,3 +178,23 @@ func (p *Pool) judgePanic(n int) {
 	}
 	p.log.Info("panic mode over", "ejected", p.ejected, "endpoints", n)
 }
+
+// AcquireAvoiding is Acquire among the endpoints avoid does not name,
+// for a call's retry: it goes to an endpoint the call has not tried.
+// Unlike Acquire it never fails open to an ejected endpoint (outside
+// panic mode): a retry sent there would only fail again. ErrNoEndpoint
+// when no other endpoint may take the call.
+func (p *Pool) AcquireAvoiding(avoid func(addr string) bool) (*Call, error) {
+	for range 3 {
+		now := p.nanos()
+		set := p.set.Load()
+		i, ok := set.pickAvoidingAt(now, avoid)
+		if !ok {
+			return nil, ErrNoEndpoint
+		}
+		if c, err := set.eps[i].startAt(now); err == nil {
+			return c, nil
+		}
+	}
+	return nil, ErrNoEndpoint
+}

@@ -16,6 +16,15 @@ type Balancer interface {
 	Pick() (c Call, ok bool)
 }
 
+// AvoidingBalancer is a Balancer that can pick around endpoints, so
+// that a call's retry goes to an endpoint the call has not tried.
+type AvoidingBalancer interface {
+	Balancer
+	// PickAvoiding is Pick among the endpoints avoid does not name; ok
+	// is false when no other endpoint can take the call.
+	PickAvoiding(avoid func(addr string) bool) (c Call, ok bool)
+}
+
 // TLSBalancer is a Balancer whose endpoints are reached over TLS (ALPN
 // h2) with their own configuration, such as a cluster's upstream TLS.
 type TLSBalancer interface {
@@ -87,6 +96,25 @@ func (r *RoundRobin) Pick() (Call, bool) {
 	}
 	n := r.next.Add(1)
 	return rrCall((*p)[n%uint64(len(*p))]), true
+}
+
+// PickAvoiding returns the next endpoint in turn that avoid does not
+// name.
+func (r *RoundRobin) PickAvoiding(avoid func(addr string) bool) (Call, bool) {
+	p := r.addrs.Load()
+	if p == nil {
+		return nil, false
+	}
+	for range len(*p) {
+		c, ok := r.Pick()
+		if !ok {
+			return nil, false
+		}
+		if !avoid(c.Addr()) {
+			return c, true
+		}
+	}
+	return nil, false
 }
 
 type rrCall string

@@ -53,6 +53,7 @@ type conn struct {
 	recvWin      int32 // what the peer may still send us
 	unacked      int32 // consumed, not yet given back
 	dead         bool
+	handed       uint64        // bytes the flusher took from wbuf, ever
 	closing      bool          // close once wbuf is written
 	ackDelay     time.Duration // pingAckDelay; tests change it
 	ackTimer     *time.Timer
@@ -137,6 +138,7 @@ func (c *conn) flushLoop() {
 		}
 		b, closing := c.wbuf, c.closing
 		c.wbuf = spare[:0]
+		c.handed += uint64(len(b))
 		if c.ackArmed {
 			c.ackTimer.Stop()
 			c.ackArmed = false

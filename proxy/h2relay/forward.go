@@ -26,6 +26,9 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 		refundTo(src, int32(len(data)), b)
 		return
 	}
+	if dst.isUp() {
+		dst.s.rp.record(data, end, dst.s.srv)
+	}
 	dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
 	keepLast(dst.queue)
@@ -51,6 +54,9 @@ func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
 		mu.Unlock()
 		return
 	}
+	if dst.isUp() {
+		dst.s.rp.drop(dst.s.srv) // client trailers: not kept for a replay
+	}
 	dst.queue = append(dst.queue, chunk{fields: fields, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
 	keepLast(dst.queue)
@@ -69,8 +75,10 @@ func resetLeg(dst *leg, code http2.ErrCode) {
 		return
 	}
 	if dst.conn.Load() == nil {
-		dst.pool.Load().dropLocked(dst.s)
-		dst.closed = true
+		if p := dst.pool.Load(); p != nil {
+			p.dropLocked(dst.s)
+		}
+		dst.finishLocked() // waiting in a pool, or between two attempts
 		mu.Unlock()
 		return
 	}

@@ -51,6 +51,15 @@ func (b LBPool) Pick() (Call, bool) {
 	return (*lbCall)(c), true
 }
 
+// PickAvoiding admits a call on an endpoint avoid does not name.
+func (b LBPool) PickAvoiding(avoid func(addr string) bool) (Call, bool) {
+	c, err := b.pool.AcquireAvoiding(avoid)
+	if err != nil {
+		return nil, false
+	}
+	return (*lbCall)(c), true
+}
+
 // lbCall is an lb.Call seen as a Call; a conversion, not a wrapper, so
 // Pick allocates nothing more than the pool does.
 type lbCall lb.Call

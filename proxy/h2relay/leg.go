@@ -17,9 +17,12 @@ type stream struct {
 	srv      *Server
 	bal      Balancer
 	call     Call
-	hdrs     []hpackField // request headers until sent upstream
+	hdrs     []hpackField // request headers (a copy): sent again by a replay
 	attempts int32        // beside ended, so that the two share a word
 	ended    atomic.Bool
+	rp       replay    // guarded by the up leg's lock
+	upAt     uint64    // where the up leg's headers went in its connection's output
+	tried    *[]string // endpoints tried before call's; see retry.go
 
 	// Owned by the client connection's reader.
 	contentLen, bodyLen int64
@@ -47,6 +50,7 @@ type chunk struct {
 	end      bool
 	rst      bool
 	borrowed bool // data or fields point into the reader's buffers
+	replayed bool // data is a replay buffer's: not the client's to give back
 }
 
 // leg is one side of a stream on one connection.
@@ -74,7 +78,8 @@ func (l *leg) peer() *leg {
 func (l *leg) isUp() bool { return l == &l.s.up }
 
 // detached guards up legs that never reached a pool (the call failed
-// before); such legs are closed from the start.
+// before; such legs are closed from the start) and up legs between two
+// attempts (retry.go). A leaf lock: nothing is locked while holding it.
 var detached sync.Mutex
 
 // lock locks what guards l now: its connection, or its pool while the
@@ -93,7 +98,11 @@ func (l *leg) lock() *sync.Mutex {
 		p := l.pool.Load()
 		if p == nil {
 			detached.Lock()
-			return &detached
+			if l.conn.Load() == nil && l.pool.Load() == nil {
+				return &detached
+			}
+			detached.Unlock()
+			continue
 		}
 		p.mu.Lock()
 		if l.conn.Load() == nil && l.pool.Load() == p {
@@ -133,7 +142,9 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			c.wfr.WriteData(l.id, end, ch.data[:n])
 			l.sendWin -= n
 			c.sendWin -= n
-			sent += n
+			if !ch.replayed {
+				sent += n
+			}
 			if ch.data = ch.data[n:]; len(ch.data) > 0 {
 				continue
 			}
@@ -165,9 +176,14 @@ func (l *leg) finishLocked() {
 	l.closed = true
 	var dropped int32
 	for _, ch := range l.queue {
-		dropped += int32(len(ch.data))
+		if !ch.replayed {
+			dropped += int32(len(ch.data))
+		}
 	}
 	l.queue = nil
+	if l.isUp() {
+		l.s.rp.drop(l.s.srv)
+	}
 	if dropped > 0 {
 		if src := l.peer().conn.Load(); src != nil {
 			src.lateRefund.Add(dropped)

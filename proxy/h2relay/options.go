@@ -62,11 +62,28 @@ type Options struct {
 	// Every call that begins is observed exactly once. It runs on the
 	// connection's reader: it must not block.
 	Begin func(method, cluster string) any
+	// ReplayBuffer bounds the request bytes kept per call so that a call
+	// its endpoint did not process can be sent to another (256 KiB); a
+	// call whose request outgrows it is no longer retried.
+	ReplayBuffer int
+	// ReplayMemory bounds the replay buffers of every call together; it
+	// may be shared by several servers (64 MiB, this server's own).
+	ReplayMemory *ByteBudget
+	// OnRetry, when set, hears of each retry of a call to cluster, and
+	// of each call not retried because of its buffer. It may run under
+	// relay locks: it must not block.
+	OnRetry func(cluster string, e RetryEvent)
 	// Observe, when set, hears of every finished client call, for
 	// metrics; also of calls cut short by their connection's end. It
 	// runs under relay locks: it must not block.
 	Observe func(Observation)
 }
+
+// Defaults of the replay buffers.
+const (
+	DefaultReplayBuffer = 256 << 10
+	DefaultReplayMemory = 64 << 20
+)
 
 // Observation is one finished client call.
 type Observation struct {
@@ -123,6 +140,12 @@ func (o Options) withDefaults() Options {
 	}
 	dur(&o.KeepaliveTimeout, 10*time.Second)
 	dur(&o.KeepaliveMinTime, 5*time.Minute)
+	if o.ReplayBuffer <= 0 {
+		o.ReplayBuffer = DefaultReplayBuffer
+	}
+	if o.ReplayMemory == nil {
+		o.ReplayMemory = NewByteBudget(DefaultReplayMemory)
+	}
 	if o.MaxConnsPerEndpoint <= 0 {
 		o.MaxConnsPerEndpoint = 4
 	}

@@ -100,21 +100,13 @@ type pool struct {
 func (p *pool) enqueue(s *stream) bool {
 	p.mu.Lock()
 	ok, refunds := p.enqueueLocked(s)
-	if ok {
-		// Headers not yet sent are the client reader's, reused by its
-		// next block: a call that waits keeps a copy (nil once sent).
-		s.hdrs = slices.Clone(s.hdrs)
-	}
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	return ok
 }
 
 func (p *pool) enqueueLocked(s *stream) (bool, []refund) {
-	if p.closed || (p.liveLocked() == 0 && !p.dialErrAt.IsZero()) {
-		if !p.closed && !p.dialing && time.Since(p.dialErrAt) > redialAfter {
-			p.dialLocked()
-		}
+	if !p.acceptsLocked() {
 		return false, nil
 	}
 	s.up.closed = false
@@ -122,6 +114,19 @@ func (p *pool) enqueueLocked(s *stream) (bool, []refund) {
 	p.waiting = append(p.waiting, s)
 	p.nwaiting.Add(1)
 	return true, p.dispatchLocked()
+}
+
+// acceptsLocked says whether calls may queue here: not when the pool is
+// closed or its endpoint known down (then a dial probes it again once
+// redialAfter has passed).
+func (p *pool) acceptsLocked() bool {
+	if p.closed || (p.liveLocked() == 0 && !p.dialErrAt.IsZero()) {
+		if !p.closed && !p.dialing && time.Since(p.dialErrAt) > redialAfter {
+			p.dialLocked()
+		}
+		return false
+	}
+	return true
 }
 
 // dropLocked takes a waiting call out of the queue (client gone).
@@ -233,7 +238,7 @@ func (p *pool) close() {
 	failed := p.waiting
 	p.waiting = nil
 	for _, s := range failed {
-		s.up.closed = true
+		s.up.finishLocked()
 	}
 	p.mu.Unlock()
 	for _, uc := range conns {

@@ -42,6 +42,8 @@ type Server struct {
 	routes atomic.Pointer[routes]
 	tr     *transport
 	wg     sync.WaitGroup
+	// replayMem is o.ReplayMemory.
+	replayMem *ByteBudget
 
 	mu       sync.Mutex
 	lis      map[net.Listener]struct{}
@@ -56,6 +58,7 @@ type Server struct {
 func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 	s := &Server{o: o.withDefaults(), lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
 	s.SetRoutes(router, clusters)
+	s.replayMem = s.o.ReplayMemory
 	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
 	s.wg.Add(1)
 	go s.reapIdle()

@@ -3,6 +3,7 @@ package h2relay
 import (
 	"crypto/tls"
 	"errors"
+	"slices"
 	"strconv"
 
 	"golang.org/x/net/http2"
@@ -116,7 +117,10 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 		return s
 	}
 	s.bal = bal
-	s.hdrs = forwardable(fields)
+	// A copy: the reader's header slice is reused by its next block, and
+	// the replay keeps the headers until the call commits.
+	s.hdrs = slices.Clone(forwardable(fields))
+	s.rp.end = end
 	if end {
 		s.up.queue = append(s.up.queue, chunk{end: true})
 	}

@@ -65,6 +65,7 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	uc.nextID += 2
 	l.sendWin, l.recvWin = c.peerInitWin, c.o.StreamWindow
 	c.streams[l.id] = l
+	s.upAt = c.handed + uint64(len(c.wbuf))
 	end := len(l.queue) == 1 && l.queue[0].end && len(l.queue[0].data) == 0 && l.queue[0].fields == nil
 	if end {
 		l.queue = nil
@@ -72,7 +73,6 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	}
 	s.passDeadline(s.hdrs)
 	c.writeHeadersLocked(l.id, s.hdrs, end)
-	s.hdrs = nil
 	uc.active.Add(1)
 	l.conn.Store(c)
 	c.kick()

@@ -28,6 +28,9 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	}
 	first := !l.gotHeaders
 	l.gotHeaders = true
+	if first {
+		l.s.rp.drop(l.s.srv) // committed: never sent elsewhere now
+	}
 	if end {
 		l.recvEnd = true
 		if l.sentEnd {
@@ -57,6 +60,21 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 	if l == nil {
 		uc.mu.Unlock()
 		return
+	}
+	if f.ErrCode == http2.ErrCodeRefusedStream {
+		ok, event := l.s.replayableLocked()
+		if ok {
+			back := uc.detachLocked(l)
+			uc.mu.Unlock()
+			s := l.s
+			s.retry(back, fmt.Errorf("upstream %s refused the stream", uc.p.addr), RetryRefused, func() {
+				resetLeg(&s.down, http2.ErrCodeRefusedStream)
+			})
+			return
+		}
+		if event != "" {
+			defer l.s.srv.retried(l.s.cluster, event)
+		}
 	}
 	complete := l.recvEnd
 	l.finishLocked()
@@ -99,8 +117,13 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 	applyRefunds(refunds, nil)
 	uc.mu.Lock()
 	var refused []*leg
+	var again []detachedLeg
 	for id, l := range uc.streams {
 		if id > f.LastStreamID {
+			if d, ok := uc.detachIfReplayableLocked(l); ok {
+				again = append(again, d)
+				continue
+			}
 			l.finishLocked()
 			refused = append(refused, l)
 		}
@@ -109,9 +132,14 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 		uc.closeLocked()
 	}
 	uc.mu.Unlock()
+	cause := fmt.Errorf("upstream %s refused the stream (GOAWAY)", uc.p.addr)
 	for _, l := range refused {
-		l.s.end(Outcome{Err: fmt.Errorf("upstream %s refused the stream (GOAWAY)", uc.p.addr)})
+		l.s.end(Outcome{Err: cause})
 		resetLeg(&l.s.down, http2.ErrCodeRefusedStream)
+	}
+	for _, d := range again {
+		s := d.s
+		s.retry(d.back, cause, RetryGoAway, func() { resetLeg(&s.down, http2.ErrCodeRefusedStream) })
 	}
 }
 
@@ -119,6 +147,17 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 func (uc *upConn) teardown(err error) {
 	uc.o.Logger.Debug("h2relay: upstream connection ended", "endpoint", uc.p.addr, "err", err)
 	uc.mu.Lock()
+	// What the flusher has not taken will never go out: the calls whose
+	// headers are all in it were not sent, and go elsewhere.
+	uc.wbuf = uc.wbuf[:0]
+	var again []detachedLeg
+	for _, l := range uc.streams {
+		if l.s.upAt >= uc.handed {
+			if d, ok := uc.detachIfReplayableLocked(l); ok {
+				again = append(again, d)
+			}
+		}
+	}
 	legs := uc.endLocked(err, 0)
 	uc.mu.Unlock()
 
@@ -143,6 +182,12 @@ func (uc *upConn) teardown(err error) {
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	p.repick(failed, fmt.Errorf("%s: %w", p.addr, errLost))
+	for _, d := range again {
+		s := d.s
+		s.retry(d.back, fmt.Errorf("upstream %s: %w", p.addr, errLost), RetryUnsent, func() {
+			failDown(&s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
+		})
+	}
 	for _, l := range legs {
 		l.s.end(Outcome{Err: fmt.Errorf("upstream %s: %w", p.addr, errLost)})
 		failDown(&l.s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")

@@ -1,0 +1,264 @@
+package h2relay
+
+import (
+	"slices"
+	"sync/atomic"
+)
+
+// Transparent retries: a call its endpoint provably did not process (it
+// refused the stream, the stream is above a GOAWAY's last stream id, or
+// the connection was lost before any of the call's bytes were handed to
+// the socket) is sent to an endpoint it has not tried, as long as the
+// whole request so far is in its replay buffer.
+//
+// Ownership: a call's replay is guarded by its up leg's lock. A leg taken
+// off its connection for another attempt (detachLocked) has neither
+// connection nor pool and is guarded by the detached mutex until a pool
+// takes it (takeDetached); detached is a leaf lock, taken after a pool's.
+// tried and attempts belong to whoever moves the call: the client's
+// reader while it dispatches, then the goroutine that detached the leg.
+
+// RetryEvent names what the relay's retries did with a call, for metrics.
+type RetryEvent string
+
+// Retry events. The first three are retries, named by their reason.
+const (
+	// RetryRefused: the endpoint reset the stream with REFUSED_STREAM.
+	RetryRefused RetryEvent = "refused"
+	// RetryGoAway: the stream was above the last stream id of the
+	// endpoint's GOAWAY.
+	RetryGoAway RetryEvent = "goaway"
+	// RetryUnsent: the connection was lost before any of the call's
+	// bytes were handed to the socket.
+	RetryUnsent RetryEvent = "unsent"
+	// NotRetriedBuffer: the call would have been retried, but its
+	// request had outgrown its replay buffer (or the process-wide cap).
+	NotRetriedBuffer RetryEvent = "buffer_exceeded"
+)
+
+// ByteBudget bounds the bytes held by replay buffers across every relay
+// server that shares it. Safe for concurrent use.
+type ByteBudget struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewByteBudget returns a budget of max bytes.
+func NewByteBudget(max int64) *ByteBudget { return &ByteBudget{max: max} }
+
+// Used is the number of bytes held now.
+func (b *ByteBudget) Used() int64 { return b.used.Load() }
+
+func (b *ByteBudget) take(n int) bool {
+	if b.used.Add(int64(n)) > b.max {
+		b.used.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+func (b *ByteBudget) give(n int) {
+	if n > 0 {
+		b.used.Add(-int64(n))
+	}
+}
+
+// replay is what a call sent upstream so far, kept until it commits (its
+// first response headers) so that another endpoint can be sent the same
+// request.
+// The request headers are the stream's hdrs.
+type replay struct {
+	body []byte // request DATA so far; len(body) is held in the budget
+	end  bool   // the client ended its request
+	off  bool   // no retry any more: committed, ended or outgrown
+	over bool   // off because the request outgrew the buffer
+}
+
+// record keeps data the client sent; the call stops being retryable
+// once its request outgrows the buffer.
+func (r *replay) record(data []byte, end bool, srv *Server) {
+	if r.off {
+		return
+	}
+	if len(r.body)+len(data) > srv.o.ReplayBuffer || !srv.replayMem.take(len(data)) {
+		r.drop(srv)
+		r.over = true
+		return
+	}
+	r.body = append(r.body, data...)
+	r.end = r.end || end
+}
+
+// drop ends retries for the call and frees its buffer.
+func (r *replay) drop(srv *Server) {
+	if r.off {
+		return
+	}
+	srv.replayMem.give(len(r.body))
+	*r = replay{off: true}
+}
+
+// replayableLocked says whether s may be sent again; under its up leg's
+// lock. event is NotRetriedBuffer when only the buffer stood in the way.
+func (s *stream) replayableLocked() (ok bool, event RetryEvent) {
+	if s.rp.off {
+		if s.rp.over {
+			return false, NotRetriedBuffer
+		}
+		return false, ""
+	}
+	return s.bal != nil && !s.up.closed && !hasHeaderChunk(s.up.queue), ""
+}
+
+func hasHeaderChunk(q []chunk) bool {
+	for _, ch := range q {
+		if ch.fields != nil || ch.rst {
+			return true
+		}
+	}
+	return false
+}
+
+// detachLocked takes l, an up leg its endpoint did not process, off uc
+// for another attempt; uc.mu is held. Its queue becomes the request
+// replayed; the client DATA that was queued and never sent is returned
+// in back, to be given back to the client (the replay holds a copy).
+func (uc *upConn) detachLocked(l *leg) (back int32) {
+	c := uc.conn
+	delete(c.streams, l.id)
+	l.s.upClosed(c)
+	for _, ch := range l.queue {
+		if !ch.replayed {
+			back += int32(len(ch.data))
+		}
+	}
+	clear(l.queue)
+	s := l.s
+	l.queue = l.queueBuf[:0]
+	if len(s.rp.body) > 0 || s.rp.end {
+		l.queue = append(l.queue, chunk{data: s.rp.body, end: s.rp.end, replayed: true})
+	}
+	l.id, s.upAt = 0, 0
+	l.sendWin, l.recvWin, l.unacked = 0, 0, 0
+	l.sentEnd, l.recvEnd, l.sentHeaders, l.gotHeaders = false, false, false, false
+	l.msgs = msgLimit{}
+	// Pool first: a locker that finds no connection must find no pool.
+	l.pool.Store(nil)
+	l.conn.Store(nil)
+	return back
+}
+
+// retry sends s, whose up leg was detached after cause, to an endpoint
+// it has not tried. With none left, fail ends the call as it would have
+// ended without retries.
+func (s *stream) retry(back int32, cause error, event RetryEvent, fail func()) {
+	refundTo(&s.down, back, nil)
+	if !s.end(Outcome{Err: cause}) {
+		s.closeDetached() // the client ended the call meanwhile
+		return
+	}
+	srv := s.srv
+	if s.tried == nil {
+		s.tried = new([]string)
+	}
+	*s.tried = append(*s.tried, s.call.Addr())
+	for s.attempts < maxAttempts {
+		s.attempts++
+		call, ok := pickAvoiding(s.bal, *s.tried)
+		if !ok {
+			break
+		}
+		mu := s.down.lock() // Observe reads call under it
+		s.call = call
+		mu.Unlock()
+		s.ended.Store(false)
+		switch srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).takeDetached(s) {
+		case movedIn:
+			srv.retried(s.cluster, event)
+			return
+		case movedGone:
+			s.end(Outcome{Local: true})
+			return
+		}
+		*s.tried = append(*s.tried, call.Addr())
+		s.end(Outcome{Err: errEndpointDown})
+	}
+	s.closeDetached()
+	fail()
+}
+
+// closeDetached closes an up leg that stays detached.
+func (s *stream) closeDetached() {
+	mu := s.up.lock()
+	s.up.finishLocked()
+	mu.Unlock()
+}
+
+// takeDetached queues s, whose up leg is detached, on p.
+func (p *pool) takeDetached(s *stream) moved {
+	p.mu.Lock()
+	if !p.acceptsLocked() {
+		p.mu.Unlock()
+		return movedDown
+	}
+	detached.Lock()
+	gone := s.up.closed
+	if !gone {
+		s.up.pool.Store(p) // from here on p.mu guards the leg
+	}
+	detached.Unlock()
+	if gone {
+		p.mu.Unlock()
+		return movedGone
+	}
+	_, refunds := p.enqueueLocked(s)
+	p.mu.Unlock()
+	applyRefunds(refunds, nil)
+	return movedIn
+}
+
+// pickAvoiding picks an endpoint of bal that tried does not hold.
+func pickAvoiding(bal Balancer, tried []string) (Call, bool) {
+	avoid := func(addr string) bool { return slices.Contains(tried, addr) }
+	if ab, ok := bal.(AvoidingBalancer); ok {
+		return ab.PickAvoiding(avoid)
+	}
+	for range len(tried) + 2 {
+		c, ok := bal.Pick()
+		if !ok {
+			return nil, false
+		}
+		if !avoid(c.Addr()) {
+			return c, true
+		}
+		c.End(Outcome{Local: true})
+	}
+	return nil, false
+}
+
+// retried reports a retry event to Options.OnRetry.
+func (srv *Server) retried(cluster string, e RetryEvent) {
+	if srv.o.OnRetry != nil {
+		srv.o.OnRetry(cluster, e)
+	}
+}
+
+// detachedLeg is a call taken off its connection for another attempt,
+// with the client bytes to give back (see detachLocked).
+type detachedLeg struct {
+	s    *stream
+	back int32
+}
+
+// detachIfReplayableLocked detaches l when its call may be sent again;
+// uc.mu is held. A call kept back by its buffer alone is counted.
+func (uc *upConn) detachIfReplayableLocked(l *leg) (detachedLeg, bool) {
+	ok, event := l.s.replayableLocked()
+	if !ok {
+		if event != "" {
+			l.s.srv.retried(l.s.cluster, event)
+		}
+		return detachedLeg{}, false
+	}
+	return detachedLeg{l.s, uc.detachLocked(l)}, true
+}
