@@ -2,6 +2,7 @@
 // balancing.
 //
 //	strait [serve] -config FILE   run the proxy (the default)
+//	strait check -config FILE     check a configuration file and summarise it
 //	strait register …             register a service in etcd (a sidecar)
 //	strait version                print the version
 package main
@@ -65,13 +66,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "serve":
 		return serveMain(ctx, args, stdout, stderr)
+	case "check":
+		return checkMain(args, stdout, stderr)
 	case "register":
 		return registerMain(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "strait", version)
 		return 0
 	default:
-		fmt.Fprintf(stderr, "strait: unknown command %q (serve, register, version)\n", cmd)
+		fmt.Fprintf(stderr, "strait: unknown command %q (serve, check, register, version)\n", cmd)
 		return 2
 	}
 }
