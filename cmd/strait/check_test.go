@@ -29,7 +29,7 @@ func tlsDir(t *testing.T) string {
 	return dir
 }
 
-func check(path string) (code int, stdout, stderr string) {
+func runCheck(path string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), []string{"check", "-config", path}, &out, &errOut)
 	return code, out.String(), errOut.String()
@@ -45,7 +45,7 @@ func TestCheckShippedConfigs(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			code, out, errOut := check(f)
+			code, out, errOut := runCheck(f)
 			if code != 0 || errOut != "" {
 				t.Fatalf("exit %d, stderr %q", code, errOut)
 			}
@@ -85,7 +85,7 @@ clusters:
   greeter: {endpoints: [127.0.0.1:10000, 127.0.0.1:10001]}
   redis: {endpoints: [127.0.0.1:7000], balancer: {policy: round_robin}}
 `)
-	code, out, errOut := check(path)
+	code, out, errOut := runCheck(path)
 	want := path + `: ok
 listeners: 2
   edge 127.0.0.1:9000 grpc/relay
@@ -124,13 +124,13 @@ func TestCheckBadFiles(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, errOut := check(writeConfig(t, c.body))
+			code, out, errOut := runCheck(writeConfig(t, c.body))
 			if code != 2 || out != "" || errOut != c.want+"\n" {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and\n%s", code, out, errOut, c.want)
 			}
 		})
 	}
-	if code, _, errOut := check(filepath.Join(dir, "missing.yaml")); code != 2 || strings.Count(errOut, "\n") != 1 {
+	if code, _, errOut := runCheck(filepath.Join(dir, "missing.yaml")); code != 2 || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("missing file: exit %d, stderr %q", code, errOut)
 	}
 }
