@@ -35,8 +35,10 @@ type TLSBalancer interface {
 
 // Call is one admitted call on one endpoint. The relay calls
 // FirstResponse at most once, when the first response HEADERS arrive
-// (so a long stream measures its time to first response, not its life),
-// and End exactly once. Both may run under relay locks: they must not
+// and do not end the call (so a long stream measures its time to first
+// response, not its life; a trailers-only response is judged by End
+// alone, since one cut short by its deadline says nothing of the
+// endpoint's speed), and End exactly once. Both may run under relay locks: they must not
 // block or call back into the relay.
 type Call interface {
 	// Addr is the endpoint's host:port.
@@ -60,9 +62,15 @@ type Outcome struct {
 	// Err is set when the call ended without a status: a stream reset by
 	// the endpoint, a lost connection, a failed dial.
 	Err error
-	// Local is set when the client or the relay ended the call (cancel,
-	// size limit): it says nothing about the endpoint.
+	// Local is set when the call's end says nothing about the endpoint:
+	// the client or the relay ended it (cancel, size limit, a pool the
+	// relay closed), the endpoint refused it unprocessed as it went away
+	// (GOAWAY), or its own deadline (grpc-timeout) ran out: a
+	// DeadlineExceeded or a reset from the endpoint then is the client's
+	// deadline, not a fault.
 	Local bool
+
+	reset bool // Err is the endpoint's RST_STREAM
 }
 
 // RoundRobin is a Balancer that takes a cluster's endpoints in turn. It

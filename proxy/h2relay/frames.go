@@ -43,7 +43,7 @@ func (c *conn) onData(f *http2.DataFrame) (received, error) {
 	r := received{l: l, data: data, end: f.StreamEnded()}
 	r.cut, r.over = l.msgs.feed(data, c.o.MaxMessageSize)
 	if r.end && !r.over {
-		l.recvEnd = true
+		l.recvEndLocked()
 	}
 	return r, nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/straitproxy/strait/health"
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
 )
@@ -167,6 +168,16 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 	return sent
 }
 
+// recvEndLocked records the peer's END_STREAM on l. When l had sent
+// its own end already the stream is over: nothing else would close it
+// (pumping closes a leg only when it sends the last of both).
+func (l *leg) recvEndLocked() {
+	l.recvEnd = true
+	if l.sentEnd {
+		l.finishLocked()
+	}
+}
+
 // finishLocked closes l: it leaves its connection, and queued data it
 // will never send is given back to the connection it came from.
 func (l *leg) finishLocked() {
@@ -218,7 +229,22 @@ func (s *stream) end(o Outcome) bool {
 		return false
 	}
 	if s.call != nil {
+		if s.expired(o) {
+			o.Local = true
+		}
 		s.call.End(o)
 	}
 	return true
+}
+
+// expired says whether o is the call running out of its own deadline: a
+// DeadlineExceeded, or the endpoint resetting the stream, within
+// health.DeadlineSlack of the grpc-timeout the client sent. The
+// endpoint got the same timeout and gave up with the client; that says
+// nothing about it.
+func (s *stream) expired(o Outcome) bool {
+	if s.deadline == 0 || o.Local || !(o.reset || o.Err == nil && o.Code == codes.DeadlineExceeded) {
+		return false
+	}
+	return sinceStart() >= s.deadline-health.DeadlineSlack
 }

@@ -224,13 +224,6 @@ func (p *pool) dial() {
 	uc.run()
 }
 
-func failAll(ss []*stream, err error) {
-	for _, s := range ss {
-		s.end(Outcome{Err: err})
-		s.failUnavailable("strait: upstream " + err.Error())
-	}
-}
-
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
@@ -244,5 +237,8 @@ func (p *pool) close() {
 	for _, uc := range conns {
 		uc.nc.Close()
 	}
-	failAll(failed, errClosed)
+	for _, s := range failed {
+		s.end(Outcome{Local: true}) // strait closed the pool: no fault of the endpoint
+		s.failUnavailable("strait: upstream " + p.addr + " closed")
+	}
 }

@@ -72,7 +72,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 	d.mu.Lock()
 	recvEnd := l.recvEnd
 	if !recvEnd && end && err == nil {
-		l.recvEnd = true
+		l.recvEndLocked()
 	}
 	d.mu.Unlock()
 	if recvEnd {

@@ -153,7 +153,11 @@ func (uc *upConn) detachLocked(l *leg) (back int32) {
 // ended without retries.
 func (s *stream) retry(back int32, cause error, event RetryEvent, fail func()) {
 	refundTo(&s.down, back, nil)
-	if !s.end(Outcome{Err: cause}) {
+	blame := Outcome{Err: cause}
+	if event == RetryGoAway {
+		blame = Outcome{Local: true} // refused unprocessed: going away, not failing
+	}
+	if !s.end(blame) {
 		s.closeDetached() // the client ended the call meanwhile
 		return
 	}

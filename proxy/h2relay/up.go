@@ -191,16 +191,29 @@ func (uc *upConn) handle(f http2.Frame) error {
 	return nil
 }
 
+// errNoTrailers describes a response that ended with DATA, not trailers.
+const errNoTrailers = "ended the response without trailers"
+
 func (uc *upConn) onUpData(f *http2.DataFrame) error {
 	r, err := uc.onData(f)
 	if err != nil || r.l == nil {
 		return err
 	}
+	s := r.l.s
+	if r.end && !r.over {
+		// The response ended without trailers: no status, which gRPC
+		// clients take for an Internal error. The endpoint broke the
+		// protocol; the call ends here, with a status of the relay's.
+		forwardData(r.l, r.data, false, &uc.rb)
+		s.end(Outcome{Code: codes.Internal, Message: errNoTrailers})
+		failDown(&s.down, codes.Internal, "strait: upstream "+uc.p.addr+" "+errNoTrailers)
+		resetLeg(&s.up, http2.ErrCodeCancel) // the client may still be sending
+		return nil
+	}
 	if !r.over {
 		forwardData(r.l, r.data, r.end, &uc.rb)
 		return nil
 	}
-	s := r.l.s
 	forwardData(r.l, r.data[:r.cut], false, &uc.rb)
 	failDown(&s.down, codes.ResourceExhausted, fmt.Sprintf("strait: response message larger than max (limit %d)", uc.o.MaxMessageSize))
 	uc.abort(r.l.id, http2.ErrCodeCancel, nil)

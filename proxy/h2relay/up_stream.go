@@ -32,14 +32,11 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		l.s.rp.drop(l.s.srv) // committed: never sent elsewhere now
 	}
 	if end {
-		l.recvEnd = true
-		if l.sentEnd {
-			l.finishLocked()
-		}
+		l.recvEndLocked()
 	}
 	uc.mu.Unlock()
 	s := l.s
-	if first {
+	if first && !end {
 		s.call.FirstResponse()
 	}
 	if end {
@@ -80,7 +77,7 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 	l.finishLocked()
 	uc.mu.Unlock()
 	if !complete {
-		l.s.end(Outcome{Err: fmt.Errorf("upstream %s reset the stream: %v", uc.p.addr, f.ErrCode)})
+		l.s.end(Outcome{Err: fmt.Errorf("upstream %s reset the stream: %v", uc.p.addr, f.ErrCode), reset: true})
 	}
 	resetLeg(&l.s.down, f.ErrCode)
 }
@@ -134,7 +131,8 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 	uc.mu.Unlock()
 	cause := fmt.Errorf("upstream %s refused the stream (GOAWAY)", uc.p.addr)
 	for _, l := range refused {
-		l.s.end(Outcome{Err: cause})
+		// Refused unprocessed: the endpoint is going away, not failing.
+		l.s.end(Outcome{Local: true})
 		resetLeg(&l.s.down, http2.ErrCodeRefusedStream)
 	}
 	for _, d := range again {
@@ -179,6 +177,9 @@ func (uc *upConn) teardown(err error) {
 		failed = p.failedLocked()
 	}
 	refunds := p.dispatchLocked()
+	// A pool strait closed (shutdown, endpoint pruned) cut the calls
+	// itself: that says nothing about the endpoint.
+	lost := Outcome{Local: p.closed}
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	p.repick(failed, fmt.Errorf("%s: %w", p.addr, errLost))
@@ -188,8 +189,11 @@ func (uc *upConn) teardown(err error) {
 			failDown(&s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
 		})
 	}
+	if !lost.Local {
+		lost.Err = fmt.Errorf("upstream %s: %w", p.addr, errLost)
+	}
 	for _, l := range legs {
-		l.s.end(Outcome{Err: fmt.Errorf("upstream %s: %w", p.addr, errLost)})
+		l.s.end(lost)
 		failDown(&l.s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
 	}
 }
