@@ -10,6 +10,7 @@ import (
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 )
 
 // listener is one bound listener: the HTTP/2 relay, the grpc-go path or
@@ -156,9 +157,9 @@ func (g *Gateway) relayBalancers() map[string]h2relay.Balancer {
 	return out
 }
 
-// router builds a listener's method router.
-func (g *Gateway) router(lc config.Listener) *proxy.Router {
-	r := proxy.NewRouter(lc.DefaultCluster)
+// router builds a listener's route table.
+func (g *Gateway) router(lc config.Listener) *route.Table {
+	r := route.NewTable(lc.DefaultCluster)
 	for _, rt := range lc.Routes {
 		if rt.Service != "" {
 			r.AddService(rt.Service, rt.Cluster)
@@ -177,5 +178,5 @@ func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 	for name, c := range g.clusters {
 		clusters[name] = c.proxy
 	}
-	return &proxy.Routes{Router: r, Clusters: clusters}
+	return &proxy.Routes{Table: r, Clusters: clusters}
 }

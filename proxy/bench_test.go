@@ -18,6 +18,7 @@ import (
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -168,7 +169,7 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cl.Close() })
-		srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+		srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
@@ -196,7 +197,7 @@ func startRelayWith(b *testing.B, addrs []string, o h2relay.Options) string {
 		<-guard.Ready()
 		rr, stop := h2relay.NewRoundRobin(guard)
 		b.Cleanup(stop)
-		srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, o)
+		srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o)
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -50,7 +51,7 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 		h.backends = append(h.backends, b)
 		addrs = append(addrs, b.Addr())
 	}
-	r := proxy.NewRouter("")
+	r := route.NewTable("")
 	r.AddPrefix("/grpc.testing.", "c")
 	r.AddService("helloworld.Greeter", "c")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -100,7 +101,7 @@ func deadAddr(t *testing.T) string {
 // each, so the relay and the grpc-go reference cannot drift apart.
 type dataplane struct {
 	name  string
-	start func(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string
+	start func(t *testing.T, r *route.Table, guard *upstream.Guard, maxMessageSize int) string
 }
 
 var dataplanes = []dataplane{{"grpc", startGRPCPlane}, {"relay", startRelayPlane}}
@@ -112,20 +113,20 @@ func eachPlane(t *testing.T, fn func(t *testing.T, dp dataplane)) {
 	}
 }
 
-func startGRPCPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
+func startGRPCPlane(t *testing.T, r *route.Table, guard *upstream.Guard, maxMessageSize int) string {
 	cl, err := proxy.NewCluster("c", guard, proxy.ClusterOptions{MaxMessageSize: maxMessageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
+	srv := proxy.NewServer(&proxy.Routes{Table: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
 	lis := listen(t)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
 	return lis.Addr().String()
 }
 
-func startRelayPlane(t *testing.T, r *proxy.Router, guard *upstream.Guard, maxMessageSize int) string {
+func startRelayPlane(t *testing.T, r *route.Table, guard *upstream.Guard, maxMessageSize int) string {
 	select {
 	case <-guard.Ready():
 	case <-time.After(5 * time.Second):

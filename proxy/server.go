@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/stats"
+
+	"github.com/straitproxy/strait/route"
 )
 
 // ServerOptions shape one gRPC listener.
@@ -33,10 +35,10 @@ type ServerOptions struct {
 	Picked func(ctx context.Context, endpoint string)
 }
 
-// Routes is a routing table: a Router and the clusters it names.
+// Routes is a routing table: a route.Table and the clusters it names.
 // It is immutable; a reload installs a new one.
 type Routes struct {
-	Router   *Router
+	Table    *route.Table
 	Clusters map[string]*Cluster
 }
 
@@ -84,12 +86,12 @@ func (s *Server) SetRoutes(r *Routes) { s.routes.Store(r) }
 
 // Route names the cluster that method goes to.
 func (s *Server) Route(method string) (string, bool) {
-	return s.routes.Load().Router.Route(method)
+	return s.routes.Load().Table.Route(method)
 }
 
 func (s *Server) route(method string) (*Cluster, bool) {
 	rt := s.routes.Load()
-	name, ok := rt.Router.Route(method)
+	name, ok := rt.Table.Route(method)
 	if !ok {
 		return nil, false
 	}

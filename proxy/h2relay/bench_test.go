@@ -12,6 +12,7 @@ import (
 
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -97,7 +98,7 @@ func startGRPCPath(tb testing.TB, addrs ...string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/examples/backend"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
@@ -102,7 +102,7 @@ func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2rela
 	}
 	rr, stopRR := h2relay.NewRoundRobin(guard)
 	t.Cleanup(stopRR)
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, o)
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 )
@@ -61,7 +61,7 @@ func TestH2Spec(t *testing.T) {
 	<-guard.Ready()
 	rr, stop := h2relay.NewRoundRobin(guard)
 	defer stop()
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/lb"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc/codes"
@@ -29,7 +29,7 @@ func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 	<-guard.Ready()
 	bal, stop := h2relay.NewLBPool(lb.NewPool("c", lb.Options{}), guard)
 	t.Cleanup(stop)
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -19,7 +19,7 @@ func TestObserveReportsEveryCall(t *testing.T) {
 	b := startBackend(t, "b0")
 	var mu sync.Mutex
 	var seen []h2relay.Observation
-	r := proxy.NewRouter("")
+	r := route.NewTable("")
 	r.AddPrefix("/grpc.testing.", "c")
 	srv := h2relay.NewServer(r, map[string]h2relay.Balancer{"c": &recorder{addr: b.addr}}, h2relay.Options{
 		Begin: func(method, cluster string) any { return "begun " + method + " " + cluster },

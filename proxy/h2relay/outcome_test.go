@@ -9,8 +9,8 @@ import (
 
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -61,7 +61,7 @@ func (r *recorder) last(t *testing.T, n int) h2relay.Outcome {
 func TestOutcomesReachTheBalancer(t *testing.T) {
 	b := startBackend(t, "b0")
 	rec := &recorder{addr: b.addr}
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func (c altCall) End(h2relay.Outcome) {
 func TestRepickedCallsAreEnded(t *testing.T) {
 	b := startBackend(t, "b0")
 	alt := &alternating{addrs: [2]string{b.addr, deadAddr(t)}}
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": alt}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": alt}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestSetRoutes(t *testing.T) {
 	to := func(addr string) map[string]h2relay.Balancer {
 		return map[string]h2relay.Balancer{"c": &recorder{addr: addr}}
 	}
-	srv := h2relay.NewServer(proxy.NewRouter("c"), to(b0.addr), h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), to(b0.addr), h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -200,11 +200,11 @@ func TestSetRoutes(t *testing.T) {
 	if c, ok := srv.Route("/any.S/M"); !ok || c != "c" {
 		t.Fatalf("Route = %q, %v", c, ok)
 	}
-	srv.SetRoutes(proxy.NewRouter("c"), to(b1.addr))
+	srv.SetRoutes(route.NewTable("c"), to(b1.addr))
 	if got := served(); got != "b1" {
 		t.Fatalf("after SetRoutes served by %s, want b1", got)
 	}
-	srv.SetRoutes(proxy.NewRouter(""), to(b1.addr))
+	srv.SetRoutes(route.NewTable(""), to(b1.addr))
 	if _, ok := srv.Route("/any.S/M"); ok {
 		t.Fatal("Route found a cluster in an empty table")
 	}

@@ -25,7 +25,7 @@ var clockBase = time.Now()
 func sinceStart() time.Duration { return time.Since(clockBase) }
 
 // Router maps a method path, "/pkg.Service/Method", to a cluster name.
-// proxy.Router implements it.
+// route.Table implements it.
 type Router interface {
 	Route(method string) (cluster string, ok bool)
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/examples/backend"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -83,7 +83,7 @@ func (c scriptCall) End(o h2relay.Outcome) {
 
 func startRelayBal(t *testing.T, o h2relay.Options, bal h2relay.Balancer) (*h2relay.Server, string) {
 	t.Helper()
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": bal}, o)
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, o)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -95,7 +95,7 @@ func TestTLSBalancer(t *testing.T) {
 	cert, roots := selfSigned(t)
 	b := startBackend(t, "b0", grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
 	bal := tlsRecorder{&recorder{addr: b.addr}, &tls.Config{RootCAs: roots}}
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/proxy"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -119,8 +120,8 @@ func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	r := proxy.NewRouter("user")
-	srv := proxy.NewServer(&proxy.Routes{Router: r, Clusters: map[string]*proxy.Cluster{"user": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
+	r := route.NewTable("user")
+	srv := proxy.NewServer(&proxy.Routes{Table: r, Clusters: map[string]*proxy.Cluster{"user": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

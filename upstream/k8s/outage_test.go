@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/loadtest"
+	"github.com/straitproxy/strait/route"
 	"net"
 	"strings"
 	"testing"
@@ -175,7 +176,7 @@ func throughProxy(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(&proxy.Routes{Router: proxy.NewRouter("svc"), Clusters: map[string]*proxy.Cluster{"svc": cl}},
+	srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("svc"), Clusters: map[string]*proxy.Cluster{"svc": cl}},
 		proxy.ServerOptions{MaxMessageSize: 4 << 20})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
