@@ -16,8 +16,8 @@ import (
 	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/lb"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"go.uber.org/goleak"
@@ -107,7 +107,7 @@ func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 	odd, stopOdd := startOdd(t)
 	grpcPool, grpcBal, stopGRPC := lbCluster(t, "grpc", b0.addr, b1.addr)
 	oddPool, oddBal, stopOddCluster := lbCluster(t, "odd", odd)
-	router := proxy.NewRouter("grpc")
+	router := route.NewTable("grpc")
 	router.AddService("odd.Odd", "odd")
 	var gauge atomic.Int64
 	srv := h2relay.NewServer(router, map[string]h2relay.Balancer{"grpc": grpcBal, "odd": oddBal}, h2relay.Options{

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -19,7 +19,7 @@ import (
 func TestExpiredDeadlinesAreNotTheEndpoints(t *testing.T) {
 	b := startBackend(t, "b0")
 	rec := &recorder{addr: b.addr}
-	srv := h2relay.NewServer(proxy.NewRouter("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
