@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/lb"
-	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+	"github.com/straitproxy/strait/proxy/tcpproxy"
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
 )

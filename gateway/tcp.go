@@ -8,7 +8,7 @@ import (
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
-	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+	"github.com/straitproxy/strait/proxy/tcpproxy"
 )
 
 // tcpListener is an L4 listener: a TCP proxy balancing over an lb pool of

@@ -20,7 +20,7 @@ import (
 	"syscall"
 	"time"
 
-	tcpproxy "github.com/straitproxy/strait/proxy/tcp"
+	"github.com/straitproxy/strait/proxy/tcpproxy"
 
 	"github.com/straitproxy/strait/lb"
 )
