@@ -10,6 +10,7 @@ import (
 
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
+	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy"
@@ -18,6 +19,9 @@ import (
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
 	"github.com/straitproxy/strait/upstream/static"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // cluster is a running cluster and the configuration it was built from,
@@ -81,7 +85,15 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 // cluster's discovery.
 func newRelayBalancer(name string, cc config.Cluster, guard *upstream.Guard, tlsConf *tls.Config) (h2relay.LBPool, func()) {
 	pool, release := lb.DefaultRegistry.Acquire(name, cc.Balancer)
-	b, unfollow := h2relay.NewLBPool(pool, guard)
+	var prober *health.Prober
+	if hc := cc.Balancer.WithDefaults().HealthCheck; hc.Enabled {
+		creds := insecure.NewCredentials()
+		if tlsConf != nil {
+			creds = credentials.NewTLS(tlsConf)
+		}
+		prober = health.NewProber(health.GRPC(hc.Service, grpc.WithTransportCredentials(creds)), hc.Interval, hc.Timeout, pool.SetServing)
+	}
+	b, unfollow := h2relay.NewCheckedLBPool(pool, guard, prober)
 	if tlsConf != nil {
 		conf := tlsConf.Clone()
 		conf.NextProtos = []string{"h2"}
@@ -89,6 +101,9 @@ func newRelayBalancer(name string, cc config.Cluster, guard *upstream.Guard, tls
 	}
 	return b, func() {
 		unfollow()
+		if prober != nil {
+			prober.Close()
+		}
 		release()
 	}
 }

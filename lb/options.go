@@ -53,9 +53,10 @@ type Options struct {
 	HealthCheck HealthCheckOptions `yaml:"health_check" json:"-"`
 }
 
-// HealthCheckOptions configure active health checks. gRPC clusters use
-// grpc-go's client-side health checking (a grpc.health.v1 Watch stream per
-// connection, so Interval and Timeout do not apply); the L4 proxy polls
+// HealthCheckOptions configure active health checks. The grpc-go data
+// path uses grpc-go's client-side health checking (a grpc.health.v1 Watch
+// stream per connection, so Interval and Timeout do not apply); the relay
+// polls grpc.health.v1 Check and the L4 proxy polls a TCP connect, each
 // with a health.Prober every Interval, each check bounded by Timeout. An
 // endpoint that reports anything but SERVING takes no traffic.
 type HealthCheckOptions struct {
@@ -64,9 +65,9 @@ type HealthCheckOptions struct {
 	// Service is the service name sent in the request ("" asks about the
 	// server as a whole).
 	Service string `yaml:"service"`
-	// Interval is the time between two polls (L4; default 5s).
+	// Interval is the time between two polls (relay and L4; default 5s).
 	Interval time.Duration `yaml:"interval"`
-	// Timeout bounds one poll (L4; default 1s).
+	// Timeout bounds one poll (relay and L4; default 1s).
 	Timeout time.Duration `yaml:"timeout"`
 }
 

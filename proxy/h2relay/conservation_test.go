@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,65 +20,12 @@ import (
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"go.uber.org/goleak"
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
-
-// oddServer is an HTTP/2 endpoint that breaks gRPC's rules on purpose:
-// /odd.Odd/NoTrailers answers one message and ends the stream with
-// DATA, no trailers; /odd.Odd/Reset resets the stream.
-type oddServer struct {
-	lis   net.Listener
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-func startOdd(t *testing.T) (addr string, stop func()) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oddServer{lis: lis, conns: map[net.Conn]struct{}{}}
-	h2 := &http2.Server{}
-	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		if r.URL.Path == "/odd.Odd/Reset" {
-			panic(http.ErrAbortHandler) // RST_STREAM(INTERNAL_ERROR)
-		}
-		w.Header().Set("content-type", "application/grpc")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte{0, 0, 0, 0, 0}) // one empty message
-	})
-	o.wg.Go(func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			o.mu.Lock()
-			o.conns[c] = struct{}{}
-			o.mu.Unlock()
-			o.wg.Go(func() { h2.ServeConn(c, &http2.ServeConnOpts{Handler: handler}) })
-		}
-	})
-	stop = sync.OnceFunc(func() {
-		lis.Close()
-		o.mu.Lock()
-		for c := range o.conns {
-			c.Close()
-		}
-		o.mu.Unlock()
-		o.wg.Wait()
-	})
-	t.Cleanup(stop)
-	return lis.Addr().String(), stop
-}
 
 // lbCluster is an lb.Pool over addrs behind the relay's LBPool; stop
 // ends its discovery (also at the test's end).
@@ -104,7 +50,7 @@ func lbCluster(t *testing.T, name string, addrs ...string) (*lb.Pool, h2relay.Ba
 func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 	baseline := goleak.IgnoreCurrent()
 	b0, b1 := startBackend(t, "b0"), startBackend(t, "b1")
-	odd, stopOdd := startOdd(t)
+	odd, stopOdd := testutil.StartNoTrailers(t)
 	grpcPool, grpcBal, stopGRPC := lbCluster(t, "grpc", b0.addr, b1.addr)
 	oddPool, oddBal, stopOddCluster := lbCluster(t, "odd", odd)
 	router := route.NewTable("grpc")

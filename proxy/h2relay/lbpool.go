@@ -33,11 +33,24 @@ func (b LBPool) UpstreamTLS() *tls.Config { return b.tls }
 // NewLBPool balances over pool and keeps its members equal to guard's
 // sets until cancel is called.
 func NewLBPool(pool *lb.Pool, guard *upstream.Guard) (b LBPool, cancel func()) {
+	return NewCheckedLBPool(pool, guard, nil)
+}
+
+// NewCheckedLBPool is NewLBPool with active health checks: prober, which
+// should report to pool.SetServing, checks the same sets. The pool
+// learns each set first, so that no verdict arrives for an endpoint it
+// does not know yet. A nil prober checks nothing; the caller closes it
+// after cancel.
+func NewCheckedLBPool(pool *lb.Pool, guard *upstream.Guard, prober *health.Prober) (b LBPool, cancel func()) {
 	cancel = guard.Subscribe(func(s upstream.Snapshot) {
 		if s.State == upstream.NeverSynced && s.LastErr == nil {
 			return
 		}
-		pool.Update(upstream.Addrs(s.Endpoints))
+		addrs := upstream.Addrs(s.Endpoints)
+		pool.Update(addrs)
+		if prober != nil {
+			prober.Update(addrs)
+		}
 	})
 	return LBPool{pool: pool}, cancel
 }
