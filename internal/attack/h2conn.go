@@ -3,7 +3,6 @@ package attack
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -222,17 +221,6 @@ func (c *conn) headers(id uint32, blk []byte, endStream bool) error {
 	return c.write(func(fr *http2.Framer) error {
 		return fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: blk, EndStream: endStream, EndHeaders: true})
 	})
-}
-
-// dialTLS opens a TLS connection with ALPN h2 to t's TLS listener,
-// without verifying the certificate (loopback, a throwaway certificate).
-func dialTLS(ctx context.Context, addr string) (*tls.Conn, error) {
-	d := tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}}}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	return c.(*tls.Conn), nil
 }
 
 // message is a gRPC length-prefixed message of n zero bytes.
