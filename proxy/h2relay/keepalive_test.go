@@ -36,7 +36,9 @@ func TestKeepaliveClosesAVanishedConnection(t *testing.T) {
 	// allows what the relay is told it allows.
 	policy := grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 50 * time.Millisecond})
 	a := startBackend(t, "a", policy)
-	b := startBackend(t, "b")
+	// b is pinged too when a call on it is slow (a loaded machine):
+	// without the policy it would end the connection, too_many_pings.
+	b := startBackend(t, "b", policy)
 	fw := startForwarder(t, a.addr)
 	var picked atomic.Bool
 	rr := roundRobin(fw.addr, b.addr)
@@ -46,7 +48,9 @@ func TestKeepaliveClosesAVanishedConnection(t *testing.T) {
 		}
 		return rr(n)
 	})
-	o := h2relay.Options{KeepaliveInterval: 100 * time.Millisecond, KeepaliveTimeout: 150 * time.Millisecond, KeepaliveMinTime: 100 * time.Millisecond}
+	// The timeout is long enough for a loaded machine to answer a PING
+	// on a live connection; the frozen one never answers at all.
+	o := h2relay.Options{KeepaliveInterval: 100 * time.Millisecond, KeepaliveTimeout: time.Second, KeepaliveMinTime: 100 * time.Millisecond}
 	_, addr := startRelayBal(t, o, bal)
 	client := dialClient(t, addr)
 
@@ -88,7 +92,7 @@ func TestKeepaliveMovesWaitingCallsAndRedials(t *testing.T) {
 	const queued = 4
 	policy := grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 50 * time.Millisecond})
 	a := startBackend(t, "a", policy, grpc.MaxConcurrentStreams(1))
-	b := startBackend(t, "b")
+	b := startBackend(t, "b", policy) // pinged too when slow, as above
 	fw := startForwarder(t, a.addr)
 	var toB atomic.Bool
 	rr := roundRobin(fw.addr, b.addr)
@@ -98,7 +102,7 @@ func TestKeepaliveMovesWaitingCallsAndRedials(t *testing.T) {
 		}
 		return fw.addr
 	})
-	o := h2relay.Options{KeepaliveInterval: 100 * time.Millisecond, KeepaliveTimeout: 150 * time.Millisecond,
+	o := h2relay.Options{KeepaliveInterval: 100 * time.Millisecond, KeepaliveTimeout: time.Second,
 		KeepaliveMinTime: 100 * time.Millisecond, MaxConnsPerEndpoint: 1}
 	srv, addr := startRelayBal(t, o, bal)
 	client := dialClient(t, addr)
