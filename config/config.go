@@ -8,6 +8,7 @@ package config
 import (
 	"time"
 
+	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/tcpproxy"
 	"github.com/straitproxy/strait/upstream/etcd"
@@ -67,6 +68,9 @@ type Listener struct {
 	DefaultCluster string `yaml:"default_cluster"`
 	// TLS, when set, serves TLS (ALPN h2) instead of h2c.
 	TLS *ListenerTLS `yaml:"tls"`
+	// AccessLog, when set, writes a line per call (grpc listeners on
+	// the relay) or per connection (tcp listeners).
+	AccessLog *accesslog.Options `yaml:"access_log"`
 }
 
 // ListenerTLS is a listener's certificate and optional client verification.
@@ -192,6 +196,9 @@ func (c *Config) applyDefaults() {
 			l.TCP.DialTimeout = c.Timeouts.Connect
 		}
 		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
+		if l.AccessLog != nil {
+			*l.AccessLog = l.AccessLog.WithDefaults()
+		}
 	}
 }
 

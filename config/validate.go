@@ -36,6 +36,9 @@ func (c *Config) validate() error {
 		if err := c.validateListener(l, path); err != nil {
 			return err
 		}
+		if err := validateAccessLog(l, path+".access_log"); err != nil {
+			return err
+		}
 	}
 	if c.Admin.Address != "" {
 		if err := checkHostPort(c.Admin.Address); err != nil {
@@ -103,6 +106,21 @@ func (c *Config) validateListener(l Listener, path string) error {
 		if _, ok := c.Clusters[l.DefaultCluster]; !ok {
 			return errorf(path+".default_cluster", "%q is not a defined cluster", l.DefaultCluster)
 		}
+	}
+	return nil
+}
+
+// validateAccessLog refuses an access log where no line would be
+// written: the grpc-go data path does not feed one.
+func validateAccessLog(l Listener, path string) error {
+	if l.AccessLog == nil {
+		return nil
+	}
+	if l.Dataplane == DataplaneGRPC {
+		return errorf(path, "is not supported with dataplane %q (use %q)", DataplaneGRPC, DataplaneRelay)
+	}
+	if err := l.AccessLog.Validate(path); err != nil {
+		return &Error{Msg: err.Error()}
 	}
 	return nil
 }

@@ -4,13 +4,16 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"time"
 
+	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
+	"google.golang.org/grpc/codes"
 )
 
 // listener is one bound listener: the HTTP/2 relay, the grpc-go path or
@@ -21,6 +24,9 @@ type listener struct {
 	relay *h2relay.Server
 	grpc  *proxy.Server
 	tcp   *tcpListener
+	// alog is the access log, nil when off; closed after the server
+	// stopped, so that every call's line is written.
+	alog *accesslog.Logger
 }
 
 func (l *listener) shutdown(ctx context.Context) {
@@ -43,6 +49,9 @@ func (l *listener) stop() {
 		l.relay.Stop()
 	default:
 		l.grpc.Stop()
+	}
+	if l.alog != nil {
+		l.alog.Close()
 	}
 }
 
@@ -78,24 +87,34 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 			return nil, err
 		}
 	}
+	var alog *accesslog.Logger
+	if lc.AccessLog != nil {
+		var err error
+		if alog, err = accesslog.Open(*lc.AccessLog); err != nil {
+			return nil, err
+		}
+	}
 	lis, err := net.Listen("tcp", lc.Address)
 	if err != nil {
+		if alog != nil {
+			alog.Close()
+		}
 		return nil, err
 	}
-	l := &listener{cfg: lc, lis: lis}
+	l := &listener{cfg: lc, lis: lis, alog: alog}
 	switch {
 	case lc.Protocol == config.ProtocolTCP:
 		if tlsConf != nil {
 			lis = tls.NewListener(lis, tlsConf)
 		}
-		l.tcp = g.startTCP(lc, lis)
+		l.tcp = g.startTCP(lc, lis, alog)
 	case lc.Dataplane == config.DataplaneGRPC:
 		l.grpc = g.startGRPC(lc, lis, tlsConf)
 	default:
 		if tlsConf != nil {
 			lis = tls.NewListener(lis, tlsConf)
 		}
-		l.relay = g.startRelay(lc, lis)
+		l.relay = g.startRelay(lc, lis, alog)
 	}
 	g.log.Info("listening", "listener", lc.Name, "address", lis.Addr().String(), "protocol", lc.Protocol, "dataplane", lc.Dataplane, "tls", lc.TLS != nil)
 	return l, nil
@@ -116,7 +135,7 @@ func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.C
 	return srv
 }
 
-func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Server {
+func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accesslog.Logger) *h2relay.Server {
 	opts := h2relay.Options{
 		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
 		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
@@ -128,6 +147,10 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 		opts.Begin = func(method, _ string) any { return m.StartCall(method) }
 		opts.Observe = endRelayCall
 	}
+	if alog != nil {
+		opts.Observe = logRelayCall(opts.Observe, lc.Name, alog)
+		opts.Detail = true
+	}
 	srv := h2relay.NewServer(g.router(lc), g.relayBalancers(), opts)
 	g.wg.Go(func() { _ = srv.Serve(lis) })
 	return srv
@@ -137,6 +160,26 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener) *h2relay.Serv
 func endRelayCall(o h2relay.Observation) {
 	if c, ok := o.Begun.(*metrics.Call); ok {
 		c.End(o.Endpoint, o.Code, o.Duration)
+	}
+}
+
+// logRelayCall adds an access log line to what next does with each
+// finished call.
+func logRelayCall(next func(h2relay.Observation), listener string, alog *accesslog.Logger) func(h2relay.Observation) {
+	return func(o h2relay.Observation) {
+		if next != nil {
+			next(o)
+		}
+		if !alog.Sampled(o.Code != codes.OK) {
+			return
+		}
+		alog.Call(&accesslog.Call{
+			Time: time.Now().Add(-o.Duration), Listener: listener, Client: o.Client,
+			Authority: o.Authority, Method: o.Method, Cluster: o.Cluster, Endpoint: o.Endpoint,
+			Attempts: o.Attempts, Code: o.Code, Message: o.Message,
+			Duration: o.Duration, FirstByte: o.FirstByte,
+			RequestBytes: o.RequestBytes, ResponseBytes: o.ResponseBytes, TraceParent: o.TraceParent,
+		})
 	}
 }
 
@@ -179,4 +222,16 @@ func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 		clusters[name] = c.proxy
 	}
 	return &proxy.Routes{Table: r, Clusters: clusters}
+}
+
+// ReopenAccessLogs makes every listener's access log reopen its file, as
+// after a rotation by rename; strait does it on SIGHUP.
+func (g *Gateway) ReopenAccessLogs() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, l := range g.listeners {
+		if l.alog != nil {
+			l.alog.Reopen()
+		}
+	}
 }

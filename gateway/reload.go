@@ -88,6 +88,9 @@ func (g *Gateway) reloadable(cfg *config.Config) error {
 		if l.Name != o.Name || l.Address != o.Address || l.Protocol != o.Protocol || !reflect.DeepEqual(l.TLS, o.TLS) {
 			return fmt.Errorf("reload: listeners[%d] (%s): address, protocol or tls changed; restart to apply", i, o.Name)
 		}
+		if !reflect.DeepEqual(l.AccessLog, o.AccessLog) {
+			return fmt.Errorf("reload: listeners[%d] (%s): access_log changed; restart to apply", i, o.Name)
+		}
 		if l.Protocol == config.ProtocolTCP && (l.Cluster != o.Cluster || !reflect.DeepEqual(l.TCP, o.TCP)) {
 			return fmt.Errorf("reload: listeners[%d] (%s): a tcp listener's cluster or options changed; restart to apply", i, o.Name)
 		}

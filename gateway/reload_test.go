@@ -78,6 +78,10 @@ func TestReloadRefusesListenerChanges(t *testing.T) {
 	if err := gw.Reload(bad); err == nil || !strings.Contains(err.Error(), "timeouts.keepalive changed; restart to apply") {
 		t.Fatalf("reload with new keep-alive settings: %v", err)
 	}
+	bad = parse(t, strings.Replace(greeterConfig(a.Addr()), "default_cluster: g}", "default_cluster: g, access_log: {path: stderr}}", 1))
+	if err := gw.Reload(bad); err == nil || !strings.Contains(err.Error(), "access_log changed; restart to apply") {
+		t.Fatalf("reload with an access log: %v", err)
+	}
 }
 
 func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {

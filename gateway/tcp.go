@@ -5,11 +5,23 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/tcpproxy"
 )
+
+// logConn writes an access log line for each finished L4 connection.
+func logConn(listener string, alog *accesslog.Logger) func(tcpproxy.ConnEnd) {
+	return func(e tcpproxy.ConnEnd) {
+		if !alog.Sampled(e.How != tcpproxy.EndClosed) {
+			return
+		}
+		alog.Conn(&accesslog.Conn{Time: e.Accepted, Listener: listener, Client: e.Client, Endpoint: e.Endpoint,
+			FromClient: e.FromClient, FromEndpoint: e.FromEndpoint, Duration: e.Duration, End: e.How})
+	}
+}
 
 // tcpListener is an L4 listener: a TCP proxy balancing over an lb pool of
 // its own for the cluster (connect times and RPC latencies do not mix, and
@@ -23,10 +35,13 @@ type tcpListener struct {
 	undo func()
 }
 
-func (g *Gateway) startTCP(lc config.Listener, lis net.Listener) *tcpListener {
+func (g *Gateway) startTCP(lc config.Listener, lis net.Listener, alog *accesslog.Logger) *tcpListener {
 	opts := lc.TCP
 	if g.metrics != nil {
 		opts.Observer = tcpproxy.MetricsObserver(g.metrics, lc.Cluster)
+	}
+	if alog != nil {
+		opts.Finished = logConn(lc.Name, alog)
 	}
 	t := &tcpListener{}
 	t.proxy = tcpproxy.New(opts, &t.bal, g.log)

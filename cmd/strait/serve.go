@@ -66,9 +66,10 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-// waitForStop reloads the configuration on SIGHUP until ctx ends. A bad
-// file is refused with the same message as at start-up; the running
-// configuration keeps serving.
+// waitForStop reloads the configuration on SIGHUP until ctx ends, and
+// reopens the access log files (after a rotation). A bad file is refused
+// with the same message as at start-up; the running configuration keeps
+// serving.
 func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, adm *adminServer, path string) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -78,6 +79,7 @@ func waitForStop(ctx context.Context, log *slog.Logger, gw *gateway.Gateway, adm
 		case <-ctx.Done():
 			return
 		case <-hup:
+			gw.ReopenAccessLogs()
 			if err := reload(gw, path); err != nil {
 				log.Error("reload refused; the running configuration keeps serving", "err", err.Error())
 				continue

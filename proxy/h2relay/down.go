@@ -26,6 +26,8 @@ type downConn struct {
 	drainAcked bool
 
 	resets, pings, settings, empties bucket
+
+	client string // the remote address, with Options.Detail only
 }
 
 func newDownConn(srv *Server, c *conn) *downConn {
@@ -33,6 +35,9 @@ func newDownConn(srv *Server, c *conn) *downConn {
 	d := &downConn{conn: c, srv: srv, hr: newHeaderReader(o.MaxHeaderListSize), idleAt: time.Now(),
 		resets: newBucket(o.ResetRate), pings: newBucket(o.PingRate),
 		settings: newBucket(o.SettingsRate), empties: newBucket(o.EmptyRate)}
+	if o.Detail {
+		d.client = c.nc.RemoteAddr().String()
+	}
 	c.down = d
 	return d
 }
@@ -163,6 +168,9 @@ func (d *downConn) onDownData(f *http2.DataFrame) error {
 // content-length (RFC 9113 §8.1.1).
 func (d *downConn) relayData(r received) error {
 	s := r.l.s
+	if s.detail != nil {
+		s.detail.reqBytes.Add(int64(len(r.data)))
+	}
 	if s.bodyLen += int64(len(r.data)); s.contentLen >= 0 && (s.bodyLen > s.contentLen || r.end && s.bodyLen != s.contentLen) {
 		return http2.StreamError{StreamID: r.l.id, Code: http2.ErrCodeProtocol}
 	}

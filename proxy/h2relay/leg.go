@@ -38,6 +38,7 @@ type stream struct {
 	method, cluster string
 	start           time.Duration // on the relay's clock (sinceStart)
 	begun           any           // Options.Begin's result
+	detail          *callDetail   // with Options.Detail only
 	code            codes.Code
 	coded           bool
 }
@@ -130,6 +131,9 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			c.writeHeadersLocked(l.id, ch.fields, ch.end)
 			if ch.end && !l.isUp() {
 				l.s.code, l.s.coded = grpcStatus(ch.fields)
+				if d := l.s.detail; d != nil && l.s.code != codes.OK {
+					d.message = grpcMessage(ch.fields)
+				}
 			}
 			l.sentHeaders = true
 			l.sentEnd = l.sentEnd || ch.end

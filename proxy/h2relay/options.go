@@ -77,6 +77,10 @@ type Options struct {
 	// metrics; also of calls cut short by their connection's end. It
 	// runs under relay locks: it must not block.
 	Observe func(Observation)
+	// Detail fills the Observation's detail fields (client, authority,
+	// trace parent, message, attempts, first byte, bytes), for access
+	// logs. Off, they stay zero and cost nothing.
+	Detail bool
 }
 
 // Defaults of the replay buffers.
@@ -98,6 +102,24 @@ type Observation struct {
 	Duration time.Duration
 	// Begun is what Options.Begin returned for the call.
 	Begun any
+
+	// Set only with Options.Detail:
+
+	// Client is the client connection's remote address.
+	Client string
+	// Authority and TraceParent are the request's :authority and
+	// traceparent headers.
+	Authority, TraceParent string
+	// Message is the grpc-message sent with a Code other than OK.
+	Message string
+	// Attempts is how many endpoints were picked for the call.
+	Attempts int
+	// FirstByte runs from the request headers to the first response
+	// headers from the endpoint; 0 when none came.
+	FirstByte time.Duration
+	// RequestBytes and ResponseBytes count the DATA payload relayed
+	// each way.
+	RequestBytes, ResponseBytes int64
 }
 
 // Rate is a token bucket: PerSecond sustained, Burst at once.

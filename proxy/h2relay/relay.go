@@ -162,6 +162,9 @@ func (s *Server) observe(st *stream) {
 	if st.call != nil {
 		o.Endpoint = st.call.Addr()
 	}
+	if st.detail != nil {
+		st.detail.fill(&o, st.start)
+	}
 	s.o.Observe(o)
 }
 

@@ -100,6 +100,9 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	cluster, bal, ok := d.srv.route(path)
 	s.cluster = cluster
 	s.deadline = callDeadline(fields, s.start)
+	if d.o.Detail {
+		s.detail = newCallDetail(d.client, fields)
+	}
 	if d.o.Begin != nil {
 		s.begun = d.o.Begin(path, cluster)
 	}
@@ -138,6 +141,9 @@ func (srv *Server) dispatch(s *stream) {
 			break
 		}
 		s.call = call
+		if s.detail != nil {
+			s.detail.attempts.Store(s.attempts)
+		}
 		s.ended.Store(false)
 		if srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).enqueue(s) {
 			return

@@ -200,6 +200,9 @@ func (uc *upConn) onUpData(f *http2.DataFrame) error {
 		return err
 	}
 	s := r.l.s
+	if d := s.detail; d != nil {
+		d.respBytes.Add(int64(len(r.data)))
+	}
 	if r.end && !r.over {
 		// The response ended without trailers: no status, which gRPC
 		// clients take for an Internal error. The endpoint broke the

@@ -38,6 +38,9 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	s := l.s
 	if first && !end {
 		s.call.FirstResponse()
+		if d := s.detail; d != nil {
+			d.firstByte.Store(int64(sinceStart()))
+		}
 	}
 	if end {
 		code, _ := grpcStatus(fields)

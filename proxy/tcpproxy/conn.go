@@ -17,6 +17,7 @@ type conn struct {
 	obs             ConnObserver
 	once            sync.Once
 	drainTimer      *time.Timer // guarded by Proxy.mu
+	end             endCounters
 }
 
 // kill closes both sockets, which ends both copy loops. The first call
@@ -25,6 +26,7 @@ func (c *conn) kill(reason *atomic.Uint64) {
 	c.once.Do(func() {
 		if reason != nil {
 			reason.Add(1)
+			c.end.killedBy.Store(reason)
 		}
 		c.client.Close()
 		c.backend.Close()
@@ -38,6 +40,7 @@ func (p *Proxy) serveConn(client net.Conn) {
 	l, err := p.connect()
 	if err != nil {
 		p.stats.unserved.Add(1)
+		p.unserved(client.RemoteAddr().String(), accepted)
 		if p.mayLog() {
 			p.log.Warn("no endpoint could take the connection (logged once a second at most)",
 				"client", client.RemoteAddr(), "err", err)
@@ -50,6 +53,7 @@ func (p *Proxy) serveConn(client net.Conn) {
 		l.att.Close()
 	}()
 	c := &conn{client: client, backend: l.backend, addr: l.addr, stats: l.stats, obs: l.obs}
+	defer p.finish(c, accepted)
 	defer c.kill(nil)
 	if !p.register(c) {
 		return

@@ -33,11 +33,13 @@ func (p *Proxy) pipe(c *conn) {
 		defer wg.Done()
 		p.copyDir(c, up, c.backend, c.client, idle, func(n int64) {
 			c.stats.bytesUp.Add(uint64(n))
+			c.end.fromClient.Add(n)
 			c.obs.Sent(int(n))
 		})
 	}()
 	p.copyDir(c, down, c.client, c.backend, idle, func(n int64) {
 		c.stats.bytesDown.Add(uint64(n))
+		c.end.fromEndpoint.Add(n)
 		c.obs.Received(int(n))
 	})
 	wg.Wait()

@@ -52,6 +52,9 @@ type Options struct {
 	Drain DrainOptions `yaml:"drain"`
 	// Observer, if set, hears of dials and bytes for the metrics.
 	Observer Observer `yaml:"-"`
+	// Finished, if set, hears of every client connection as it ends,
+	// for access logs. It runs on the connection's goroutine.
+	Finished func(ConnEnd) `yaml:"-"`
 }
 
 // Defaults for Options fields left zero.

@@ -1,6 +1,7 @@
 package tcpproxy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -93,7 +94,7 @@ drain: {mode: close, grace: 30s}
 	want := Options{DialTimeout: 2 * time.Second, DialAttempts: 4, MaxConnections: 10000,
 		IdleTimeout: 10 * time.Minute, MaxLifetime: 24 * time.Hour, ProxyProtocol: "v2",
 		Drain: DrainOptions{Mode: DrainClose, Grace: 30 * time.Second}}
-	if o != want {
+	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("decoded %+v, want %+v", o, want)
 	}
 	if err := o.Validate("listeners[0]"); err != nil {
