@@ -35,7 +35,7 @@ func TestAccessLogRelay(t *testing.T) {
 listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g, access_log: {path: %q, format: json}}]
 clusters: {g: {endpoints: [%s]}}
 `, path, b.Addr()))
-	_, addr := startGateway(t, cfg)
+	_, addr, reg := startMetered(t, cfg)
 
 	var mu sync.Mutex
 	var clientAddr string
@@ -77,6 +77,10 @@ clusters: {g: {endpoints: [%s]}}
 	})
 	if len(lines) != 2 {
 		t.Fatalf("%d lines, want 2: %v", len(lines), lines)
+	}
+	edge := map[string]string{"listener": "edge"}
+	if n, d := sum(t, reg, "strait_access_log_lines_total", edge), sum(t, reg, "strait_access_log_dropped_total", edge); n != 2 || d != 0 {
+		t.Errorf("strait_access_log_lines_total %v, dropped %v; want 2, 0", n, d)
 	}
 	mu.Lock()
 	client := clientAddr

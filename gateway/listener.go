@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/internal/tlsfiles"
@@ -102,6 +103,9 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 		return nil, err
 	}
 	l := &listener{cfg: lc, lis: lis, alog: alog}
+	if alog != nil && g.registry != nil {
+		registerAccessLog(g.registry, lc.Name, alog)
+	}
 	switch {
 	case lc.Protocol == config.ProtocolTCP:
 		if tlsConf != nil {
@@ -222,6 +226,16 @@ func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 		clusters[name] = c.proxy
 	}
 	return &proxy.Routes{Table: r, Clusters: clusters}
+}
+
+// registerAccessLog exports alog's line counts, labelled by listener.
+func registerAccessLog(reg prometheus.Registerer, listener string, alog *accesslog.Logger) {
+	labels := prometheus.Labels{"listener": listener}
+	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strait_access_log_lines_total",
+		Help: "Access log lines written.", ConstLabels: labels}, func() float64 { return float64(alog.Written()) }))
+	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "strait_access_log_dropped_total",
+		Help: "Access log lines dropped because the writer's queue was full.", ConstLabels: labels},
+		func() float64 { return float64(alog.Dropped()) }))
 }
 
 // ReopenAccessLogs makes every listener's access log reopen its file, as
