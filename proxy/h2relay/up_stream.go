@@ -36,11 +36,11 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	}
 	uc.mu.Unlock()
 	s := l.s
+	if d := s.detail; d != nil && first {
+		d.firstByte.Store(int64(sinceStart())) // a trailers-only response is a first byte too
+	}
 	if first && !end {
 		s.call.FirstResponse()
-		if d := s.detail; d != nil {
-			d.firstByte.Store(int64(sinceStart()))
-		}
 	}
 	if end {
 		code, _ := grpcStatus(fields)
