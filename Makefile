@@ -10,7 +10,7 @@ strait:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/strait ./cmd/strait
 
 build: strait
-	$(GO) build -o bin/demo-backend ./examples/backend/cmd/demo-backend
+	$(GO) build -o bin/demo-backend ./examples/backend
 	$(GO) build -o bin/loadgen ./examples/loadgen
 
 vet:

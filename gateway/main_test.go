@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/config"
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/gateway"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
 )

@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -11,9 +11,9 @@ import (
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	"google.golang.org/grpc/status"
 
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/lb"
 )
 

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/browser"
 	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"google.golang.org/grpc"

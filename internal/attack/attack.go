@@ -5,7 +5,7 @@
 // strait beside HAProxy and reports memory side by side.
 //
 // The attacks call grpc.testing.TestService, which the test backend
-// (examples/backend) serves; HoldHeader asks it to send its response
+// (internal/testutil/backend) serves; HoldHeader asks it to send its response
 // headers and then hold the call open until it is cancelled.
 package attack
 

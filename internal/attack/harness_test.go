@@ -33,7 +33,7 @@ func binaries(t *testing.T) (strait, backend string) {
 		}
 		out, err := exec.Command("go", "build", "-o", binDir,
 			"github.com/straitproxy/strait/cmd/strait",
-			"github.com/straitproxy/strait/examples/backend/cmd/demo-backend").CombinedOutput()
+			"github.com/straitproxy/strait/examples/backend").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -41,7 +41,7 @@ func binaries(t *testing.T) (strait, backend string) {
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	return filepath.Join(binDir, "strait"), filepath.Join(binDir, "demo-backend")
+	return filepath.Join(binDir, "strait"), filepath.Join(binDir, "backend")
 }
 
 // startProc starts a process for the test and stops it by PID at the

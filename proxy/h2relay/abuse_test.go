@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc"

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"

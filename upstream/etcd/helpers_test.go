@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"

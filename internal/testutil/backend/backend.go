@@ -1,6 +1,7 @@
-// Package backend is the demo gRPC backend used by the demo, the tests and
-// the benchmarks: helloworld.Greeter and grpc.testing.TestService, with
-// health and reflection, plus knobs to add latency or fail on request.
+// Package backend is the gRPC backend the tests and benchmarks run
+// against, and the one the demo serves (examples/backend):
+// helloworld.Greeter and grpc.testing.TestService, with health and
+// reflection, plus knobs to add latency or fail on request.
 //
 // Knobs are set on the Backend (SetLatency, SetFailure, SetServing) or per
 // call with request metadata: "x-demo-latency" (a Go duration) and

@@ -1,6 +1,8 @@
-// Command demo-backend serves the demo gRPC backend on a loopback address:
-// helloworld.Greeter, grpc.testing.TestService, health and reflection, with
-// knobs for latency and failures.
+// Command demo-backend (`make build` writes bin/demo-backend) serves the
+// demo gRPC backend on a loopback address: helloworld.Greeter,
+// grpc.testing.TestService, health and reflection, with knobs for latency
+// and failures. It serves the same backend the tests use as their fixture,
+// internal/testutil/backend.
 package main
 
 import (
@@ -12,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 )
 
 func main() {
