@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/admin"
-	"github.com/straitproxy/strait/examples/backend"
 	"github.com/straitproxy/strait/gateway"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
