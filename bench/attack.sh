@@ -20,7 +20,7 @@ need() {
 need haproxy haproxy
 need nghttpx nghttp2-proxy
 make -s strait
-go build -o bin/demo-backend ./examples/backend/cmd/demo-backend
+go build -o bin/demo-backend ./examples/backend
 go build -o bin/tools/attackbench ./bench/attackbench
 echo "haproxy: $(haproxy -v | head -1); nghttpx: $(nghttpx --version | head -1); $(nproc) cores" >&2
 exec bin/tools/attackbench "$@"
