@@ -56,28 +56,36 @@ func (e *Endpoint) Addr() string { return e.addr }
 // InFlight is how many calls (open streams included) are running.
 func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 
-// cost is the latency the endpoint is expected to answer in: the peak-EWMA
-// estimate, or the penalty of its latest failure while that is higher. The
-// penalty fades with the breaker's timeout as time constant, doubled for
-// each failure in a row (capped at the breaker's longest timeout), not
-// with τ: a failure makes the endpoint unattractive at once; one that
-// failed once is probed again within seconds, one that keeps failing ever
-// more rarely (a penalty folded into the EWMA would stay for several τ).
-//
-// Until its first sample an endpoint costs no more than the pool's typical
-// latency, so it is tried as soon as its peers are as loaded, instead of
-// waiting for its prior to decay below their measured latency.
-func (e *Endpoint) cost(now int64) float64 {
+// cost is the latency the endpoint is expected to answer in: the larger
+// of its estimate and its penalty.
+func (e *Endpoint) cost(now int64) float64 { return max(e.estimate(now), e.penalty(now)) }
+
+// estimate is the peak-EWMA latency estimate. Until its first sample an
+// endpoint costs no more than the pool's typical latency, so it is tried
+// as soon as its peers are as loaded, instead of waiting for its prior to
+// decay below their measured latency.
+func (e *Endpoint) estimate(now int64) float64 {
 	c := e.meter.value(now, e.pool.tau)
 	if !e.meter.sampled.Load() {
 		if t := e.pool.typical.value(); t > 0 {
 			c = min(c, t)
 		}
 	}
-	if f := e.failedAt.Load(); f != noFailure {
-		c = max(c, float64(e.pool.opts.Penalty)*math.Exp(-float64(now-f)/float64(e.fade.Load())))
-	}
 	return c
+}
+
+// penalty is what is left of the latest failure's penalty, 0 if none. It
+// fades with the breaker's timeout as time constant, doubled for each
+// failure in a row (capped at the breaker's longest timeout), not with τ:
+// a failure makes the endpoint unattractive at once; one that failed once
+// is probed again within seconds, one that keeps failing ever more rarely
+// (a penalty folded into the EWMA would stay for several τ).
+func (e *Endpoint) penalty(now int64) float64 {
+	f := e.failedAt.Load()
+	if f == noFailure {
+		return 0
+	}
+	return float64(e.pool.opts.Penalty) * math.Exp(-float64(now-f)/float64(e.fade.Load()))
 }
 
 // penalize starts a failure's penalty at now.
@@ -91,12 +99,20 @@ func (e *Endpoint) penalize(now int64) {
 	e.failedAt.Store(now)
 }
 
-// load is the cost of sending one more call now: the cost times the calls
-// it would share the endpoint with, raised while the endpoint is still in
-// its slow-start ramp.
-func (e *Endpoint) load(now int64) float64 {
+// load is the cost of sending one more call now, raised while the
+// endpoint is still in its slow-start ramp. The estimate counts the calls
+// in flight offset by share, the pool's typical in-flight count per member
+// (at least 1; see Set.share): at low concurrency that is estimate ×
+// (in-flight + 1), the latency of one more call on a node that serves one
+// call at a time; at high concurrency the estimate already holds whatever
+// queueing the node does, and in-flight only tips the balance against a
+// node carrying more than its share. The penalty counts the calls in
+// flight + 1 whatever the concurrency, so a failed endpoint is probed
+// again as soon as at low concurrency.
+func (e *Endpoint) load(now int64, share float64) float64 {
 	o := &e.pool.opts
-	l := e.cost(now) * float64(e.inflight.Load()+1)
+	n := float64(e.inflight.Load())
+	l := max(e.estimate(now)*(n+share), e.penalty(now)*(n+1))
 	if age := now - e.joined.Load(); age < int64(o.SlowStart) {
 		l /= max(0.1, float64(age)/float64(o.SlowStart))
 	}
@@ -141,6 +157,7 @@ func (e *Endpoint) startAt(now int64) (*Call, error) {
 		done = nil // fail open: the call goes out but the breaker does not hear of it
 	}
 	e.inflight.Add(1)
+	e.pool.inflight.Add(1)
 	e.requests.Add(1)
 	return &Call{ep: e, start: now, breakerDone: done}, nil
 }
@@ -199,6 +216,7 @@ func (c *Call) End(v health.Verdict, err error) {
 		return
 	}
 	c.ep.inflight.Add(-1)
+	c.ep.pool.inflight.Add(-1)
 	c.Settle(v, err)
 }
 

@@ -34,6 +34,7 @@ type Pool struct {
 
 	set              atomic.Pointer[Set]
 	typical          typical
+	inflight         atomic.Int64 // calls in flight on every endpoint, members or not
 	panicking        atomic.Bool
 	panicActivations atomic.Uint64
 

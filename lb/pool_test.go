@@ -54,6 +54,30 @@ func TestPickPrefersFewerInFlight(t *testing.T) {
 	}
 }
 
+// At high concurrency the in-flight count weighs relative to the pool's
+// calls in flight per member: two fast endpoints carrying 30 calls each
+// still cost less than an idle one ten times slower (as estimate ×
+// (in-flight + 1) they would cost 31 against 10).
+func TestPickWeighsInFlightAgainstTheShare(t *testing.T) {
+	p, clk := newTestPool(Options{}, "a", "b", "slow")
+	set := p.Current()
+	for i, d := range []time.Duration{time.Millisecond, time.Millisecond, 10 * time.Millisecond} {
+		serve(p, clk, set.Endpoint(i), d, false)
+	}
+	for range 30 {
+		for i := range 2 {
+			if _, err := set.Endpoint(i).Start(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 100 {
+		if e, _ := p.Pick(); e.Addr() == "slow" {
+			t.Fatalf("picked the idle 10× slower endpoint over fast ones at their usual load: %+v", p.Stats())
+		}
+	}
+}
+
 func TestFailuresCostPenalty(t *testing.T) {
 	p, clk := newTestPool(Options{Penalty: time.Second, Prior: time.Millisecond}, "a", "b")
 	a := p.Current().Endpoint(0)
@@ -130,9 +154,9 @@ func TestNewEndpointStartsFromPeersAndRamps(t *testing.T) {
 		t.Fatalf("new endpoint starts at %v, below its peers' ~20ms", est)
 	}
 	now := p.nanos()
-	early := c.load(now)
+	early := c.load(now, 1)
 	clk.advance(10 * time.Second)
-	if late := c.load(p.nanos()); late*5 > early {
+	if late := c.load(p.nanos(), 1); late*5 > early {
 		t.Fatalf("slow start: load %v at join, %v after the ramp", early, late)
 	}
 }
