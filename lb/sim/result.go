@@ -96,6 +96,22 @@ func (r Result) P99Window(from, to time.Duration) time.Duration {
 	return quantile(lats, 0.99)
 }
 
+// NodeQuantile is the q-quantile latency of the successful requests node
+// served.
+func (r Result) NodeQuantile(node int, q float64) time.Duration {
+	var lats []time.Duration
+	for _, rec := range r.records {
+		if rec.node == node && !rec.fail {
+			lats = append(lats, rec.lat)
+		}
+	}
+	if len(lats) == 0 {
+		return 0
+	}
+	slices.Sort(lats)
+	return quantile(lats, q)
+}
+
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }

@@ -5,19 +5,36 @@ import (
 	"time"
 )
 
-// Common shape of the scenarios: five nodes, 10 ms median latency with a
-// log-normal spread (p99 ≈ 1.8× median), 1,000 requests per second for
-// 30 seconds; node 4 is the one in trouble.
+// Common shape of the scenarios: five nodes, a log-normal service time
+// (p99 ≈ 1.8× median) around the level's median, the level's request rate
+// for 30 seconds; node 4 is the one in trouble.
 const (
 	nodes    = 5
-	base     = 10 * time.Millisecond
 	spread   = 0.25
-	rate     = 1000
 	duration = 30 * time.Second
 	troubled = nodes - 1
 	// refused is how long a call to a dead node takes to fail.
 	refused = time.Millisecond
 )
+
+// Level is how much load the scenarios run at: the median service time
+// and the request rate, hence the calls in flight per node.
+type Level struct {
+	Name string
+	Base time.Duration // median service time
+	Rate float64       // requests per second
+}
+
+// Low and High are the two levels of the README table: about 2 and about
+// 50 calls in flight per node when the load spreads evenly.
+var (
+	Low  = Level{Name: "low", Base: 10 * time.Millisecond, Rate: 1000}
+	High = Level{Name: "high", Base: 50 * time.Millisecond, Rate: 5000}
+)
+
+// PerNode is how many calls a node has in flight when the load spreads
+// evenly over five nodes.
+func (l Level) PerNode() float64 { return l.Rate * l.Base.Seconds() / nodes }
 
 func jitter(d time.Duration, z float64) time.Duration {
 	return time.Duration(float64(d) * math.Exp(spread*z))
@@ -31,35 +48,35 @@ func allNodes(n int) []int {
 	return out
 }
 
-func scenario(name string, serve func(int, time.Duration, float64) (time.Duration, bool)) Scenario {
-	return Scenario{Name: name, Nodes: nodes, Duration: duration, Rate: rate, Serve: serve,
+func scenario(name string, l Level, serve func(int, time.Duration, float64) (time.Duration, bool)) Scenario {
+	return Scenario{Name: name, Level: l, Nodes: nodes, Duration: duration, Rate: l.Rate, Serve: serve,
 		Members: []Change{{At: 0, Nodes: allNodes(nodes)}}}
 }
 
 // AllEqual: every node alike.
-func AllEqual() Scenario {
-	return scenario("all equal", func(_ int, _ time.Duration, z float64) (time.Duration, bool) {
-		return jitter(base, z), false
+func AllEqual(l Level) Scenario {
+	return scenario("all equal", l, func(_ int, _ time.Duration, z float64) (time.Duration, bool) {
+		return jitter(l.Base, z), false
 	})
 }
 
 // OneSlow: node 4 is 10× slower.
-func OneSlow() Scenario {
-	return scenario("one node 10× slower", func(n int, _ time.Duration, z float64) (time.Duration, bool) {
+func OneSlow(l Level) Scenario {
+	return scenario("one node 10× slower", l, func(n int, _ time.Duration, z float64) (time.Duration, bool) {
 		if n == troubled {
-			return jitter(10*base, z), false
+			return jitter(10*l.Base, z), false
 		}
-		return jitter(base, z), false
+		return jitter(l.Base, z), false
 	})
 }
 
 // OneFailingFast: node 4 answers every call at once with an error.
-func OneFailingFast() Scenario {
-	s := scenario("one node failing fast", func(n int, _ time.Duration, z float64) (time.Duration, bool) {
+func OneFailingFast(l Level) Scenario {
+	s := scenario("one node failing fast", l, func(n int, _ time.Duration, z float64) (time.Duration, bool) {
 		if n == troubled {
 			return refused, true
 		}
-		return jitter(base, z), false
+		return jitter(l.Base, z), false
 	})
 	s.Settle = time.Second
 	return s
@@ -75,9 +92,9 @@ const (
 )
 
 // DyingAndBack is the dying-node scenario.
-func DyingAndBack() Scenario {
-	s := scenario("one node dies at 10s, back at 20s", func(n int, t time.Duration, z float64) (time.Duration, bool) {
-		d := jitter(base, z)
+func DyingAndBack(l Level) Scenario {
+	s := scenario("one node dies at 10s, back at 20s", l, func(n int, t time.Duration, z float64) (time.Duration, bool) {
+		d := jitter(l.Base, z)
 		if n != troubled {
 			return d, false
 		}
@@ -96,12 +113,12 @@ func DyingAndBack() Scenario {
 }
 
 // Spikes: node 4 is 20× slower for 300 ms every 3 s.
-func Spikes() Scenario {
-	return scenario("short latency spikes on one node", func(n int, t time.Duration, z float64) (time.Duration, bool) {
+func Spikes(l Level) Scenario {
+	return scenario("short latency spikes on one node", l, func(n int, t time.Duration, z float64) (time.Duration, bool) {
 		if n == troubled && t%(3*time.Second) < 300*time.Millisecond {
-			return jitter(20*base, z), false
+			return jitter(20*l.Base, z), false
 		}
-		return jitter(base, z), false
+		return jitter(l.Base, z), false
 	})
 }
 
@@ -110,21 +127,72 @@ const JoinsAt = 10 * time.Second
 
 // Joining: four nodes at 2,000 requests per second; node 4 joins at 10 s
 // and is cold at first: 5× slower, warming up linearly over 3 s.
-func Joining() Scenario {
-	s := scenario("new node joins a loaded cluster", func(n int, t time.Duration, z float64) (time.Duration, bool) {
-		d := jitter(base, z)
+func Joining(l Level) Scenario {
+	s := scenario("new node joins a loaded cluster", l, func(n int, t time.Duration, z float64) (time.Duration, bool) {
+		d := jitter(l.Base, z)
 		if n == troubled && t-JoinsAt < 3*time.Second {
 			warm := float64(t-JoinsAt) / float64(3*time.Second)
 			return time.Duration(float64(d) * (5 - 4*warm)), false
 		}
 		return d, false
 	})
-	s.Rate = 2 * rate
+	s.Rate = 2 * l.Rate
 	s.Members = []Change{{At: 0, Nodes: allNodes(nodes - 1)}, {At: JoinsAt, Nodes: allNodes(nodes)}}
 	return s
 }
 
-// Scenarios lists every scenario in the order of the README table.
-func Scenarios() []Scenario {
-	return []Scenario{AllEqual(), OneSlow(), OneFailingFast(), DyingAndBack(), Spikes(), Joining()}
+// AllBusy: every node alike with as many workers as keep it 70 % busy
+// when the load spreads evenly (M/G/c): a node given more than its share
+// queues calls.
+func AllBusy(l Level) Scenario {
+	s := AllEqual(l)
+	s.Name = "all equal, workers 70 % busy"
+	workers := max(1, int(math.Round(l.PerNode()/0.7)))
+	s.Capacity = make([]Capacity, nodes)
+	for i := range s.Capacity {
+		s.Capacity[i] = Capacity{Workers: workers}
+	}
+	return s
+}
+
+// saturating is how many calls the troubled node of OneSaturating and
+// OneClimbing takes before it slows: about 40 % of an even share.
+func saturating(l Level) int { return max(1, int(math.Round(0.4*l.PerNode()))) }
+
+// OneSaturating: node 4 has workers for 40 % of an even share of the
+// calls (M/G/c); the others serve any number in parallel.
+func OneSaturating(l Level) Scenario {
+	s := AllEqual(l)
+	s.Name = "one node saturates (workers)"
+	s.Capacity = make([]Capacity, nodes)
+	s.Capacity[troubled] = Capacity{Workers: saturating(l)}
+	return s
+}
+
+// OneClimbing: node 4's latency climbs in proportion to its calls in
+// flight beyond 40 % of an even share; the others have room.
+func OneClimbing(l Level) Scenario {
+	s := AllEqual(l)
+	s.Name = "one node slows with its load"
+	s.Capacity = make([]Capacity, nodes)
+	s.Capacity[troubled] = Capacity{Knee: saturating(l)}
+	return s
+}
+
+// OneSlowShared: node 4 is 10× slower, and every call also queues for a
+// shared resource (a busy proxy or client) in proportion to the calls in
+// flight in the cluster; at an even load that queueing is 80 % of a fast
+// node's latency, so the measured latencies differ by 2.8×, not 10×.
+func OneSlowShared(l Level) Scenario {
+	s := OneSlow(l)
+	s.Name = "one node 10× slower, shared queueing"
+	s.Shared = time.Duration(0.8 / l.Rate * float64(time.Second))
+	return s
+}
+
+// Scenarios lists every scenario at level l in the order of the README
+// table.
+func Scenarios(l Level) []Scenario {
+	return []Scenario{AllEqual(l), OneSlow(l), OneSlowShared(l), OneFailingFast(l), DyingAndBack(l), Spikes(l), Joining(l),
+		AllBusy(l), OneSaturating(l), OneClimbing(l)}
 }

@@ -4,9 +4,12 @@
 // scenarios with slow, failing, dying, spiking and joining nodes, and
 // reports latency percentiles, error rates and traffic shares.
 //
-// Every policy sees the same arrivals and the same per-Request latency
-// draws; a node's latency does not depend on its load (gRPC backends serve
-// calls concurrently), so the differences come from the choices alone.
+// Every policy sees the same arrivals and the same per-Request service
+// time draws. How a node's latency depends on its load is the scenario's
+// Capacity: unbounded parallelism (latency is the service time, whatever
+// the load), c workers serving in arrival order (M/G/c: a call waits for
+// a free worker), or a service time that stretches once more than a knee
+// of calls are in flight.
 package sim
 
 import (
@@ -19,18 +22,39 @@ import (
 // Scenario describes the cluster and its trouble.
 type Scenario struct {
 	Name     string
+	Level    Level
 	Nodes    int
 	Duration time.Duration
 	Rate     float64 // requests per second, Poisson arrivals
-	// Serve returns how long a Request to node arriving at t takes and
-	// whether it fails; z is the Request's standard normal draw.
+	// Serve returns the service time of a Request to node arriving at t
+	// and whether it fails; z is the Request's standard normal draw.
 	Serve func(node int, t time.Duration, z float64) (time.Duration, bool)
+	// Capacity is how each node's latency depends on its load; nil or a
+	// zero Capacity is unbounded parallelism.
+	Capacity []Capacity
+	// Shared is a delay every call pays per call in flight in the whole
+	// cluster when it arrives (a proxy or client short of CPU): it adds
+	// the same queueing to every node's latency.
+	Shared time.Duration
 	// Members lists membership changes in time order; the first entry
 	// (at 0) is the initial set.
 	Members []Change
 	// Settle is when the trouble should be handled; errors and shares
 	// are also reported for requests arriving after it.
 	Settle time.Duration
+}
+
+// Capacity is how a node's latency depends on the calls it serves at
+// once. The zero value is unbounded parallelism: latency is the service
+// time whatever the load (a gRPC backend with cores to spare).
+type Capacity struct {
+	// Workers > 0 serves calls in arrival order on that many workers: a
+	// call that finds them all busy waits for the first one free (M/G/c).
+	Workers int
+	// Knee > 0 stretches a call's service time by (in flight)/Knee when it
+	// arrives to find more than Knee calls in flight (itself included):
+	// latency climbs with the load, as on a node short of CPU.
+	Knee int
 }
 
 // Change sets the members from At on.
@@ -69,6 +93,7 @@ func Stream(s Scenario, seed uint64) []Request {
 
 type completion struct {
 	at   time.Duration
+	node int
 	tok  any
 	fail bool
 }
@@ -92,10 +117,14 @@ func Run(s Scenario, stream []Request, p Policy, now *time.Duration) Result {
 	var pending completions
 	rec := newRecorder(s)
 	members := s.Members
+	nodes := newServers(s)
+	total := 0 // calls in flight in the cluster
 	flush := func(until time.Duration) {
 		for pending.Len() > 0 && pending[0].at <= until {
 			c := heap.Pop(&pending).(completion)
 			*now = c.at
+			nodes[c.node].inflight--
+			total--
 			p.Done(c.tok, c.at, c.fail)
 		}
 	}
@@ -113,10 +142,61 @@ func Run(s Scenario, stream []Request, p Policy, now *time.Duration) Result {
 			rec.add(req.at, -1, 0, true)
 			continue
 		}
-		lat, fail := s.Serve(node, req.at, req.z)
+		service, fail := s.Serve(node, req.at, req.z)
+		total++
+		lat := nodes[node].latency(req.at, service) + time.Duration(total)*s.Shared
 		rec.add(req.at, node, lat, fail)
-		heap.Push(&pending, completion{at: req.at + lat, tok: tok, fail: fail})
+		heap.Push(&pending, completion{at: req.at + lat, node: node, tok: tok, fail: fail})
 	}
 	flush(time.Duration(math.MaxInt64))
 	return rec.result(p.Name())
+}
+
+// server is one node's load during a Run.
+type server struct {
+	Capacity
+	inflight int
+	free     durations // when each worker is next free (Workers > 0)
+}
+
+func newServers(s Scenario) []*server {
+	out := make([]*server, s.Nodes)
+	for i := range out {
+		out[i] = &server{}
+		if i < len(s.Capacity) {
+			out[i].Capacity = s.Capacity[i]
+		}
+		out[i].free = make(durations, out[i].Workers)
+	}
+	return out
+}
+
+// latency admits a call arriving at t that needs service and returns how
+// long it takes, queueing and stretching included.
+func (n *server) latency(t, service time.Duration) time.Duration {
+	n.inflight++
+	if n.Knee > 0 && n.inflight > n.Knee {
+		service = time.Duration(float64(service) * float64(n.inflight) / float64(n.Knee))
+	}
+	if n.Workers == 0 {
+		return service
+	}
+	start := max(t, n.free[0]) // the worker free first takes the call
+	n.free[0] = start + service
+	heap.Fix(&n.free, 0)
+	return start + service - t
+}
+
+// durations is a min-heap of times.
+type durations []time.Duration
+
+func (d durations) Len() int           { return len(d) }
+func (d durations) Less(i, j int) bool { return d[i] < d[j] }
+func (d durations) Swap(i, j int)      { d[i], d[j] = d[j], d[i] }
+func (d *durations) Push(x any)        { *d = append(*d, x.(time.Duration)) }
+func (d *durations) Pop() any {
+	old := *d
+	x := old[len(old)-1]
+	*d = old[:len(old)-1]
+	return x
 }

@@ -1,21 +1,47 @@
 package sim
 
 import (
-	"github.com/straitproxy/strait/lb"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/straitproxy/strait/lb"
 )
 
-// TestSimulator prints the README table and asserts strait's targets.
+// TestSimulator prints the README table and asserts strait's targets at
+// low and at high concurrency.
 func TestSimulator(t *testing.T) {
-	reps := RunAll(Seed)
-	WriteTable(os.Stdout, reps)
-	get := func(scenario int) Result { return reps[scenario].Results[3] } // strait
-	equal, slow, failing, dying, spikes, joining := get(0), get(1), get(2), get(3), get(4), get(5)
+	for _, l := range []Level{Low, High} {
+		t.Run(l.Name, func(t *testing.T) {
+			reps := RunAll(l, Seed)
+			WriteTable(os.Stdout, reps)
+			checkTargets(t, l, reps)
+		})
+	}
+}
+
+// byName finds the report of the named scenario.
+func byName(reps []Report, name string) Report {
+	for _, r := range reps {
+		if r.Scenario.Name == name {
+			return r
+		}
+	}
+	panic("sim: no scenario named " + name)
+}
+
+func checkTargets(t *testing.T, l Level, reps []Report) {
+	get := func(s Scenario) Result { return byName(reps, s.Name).Result(StraitPolicy) }
+	equal, slow, failing, dying := get(AllEqual(l)), get(OneSlow(l)), get(OneFailingFast(l)), get(DyingAndBack(l))
+	spikes, joining := get(Spikes(l)), get(Joining(l))
 
 	if limit := equal.P99 * 12 / 10; slow.P99 > limit {
 		t.Errorf("10× slower node: p99 %v, want within 1.2× of the all-equal %v", slow.P99, equal.P99)
+	}
+	for _, r := range []Result{slow, get(OneSlowShared(l))} {
+		if r.Share[troubled] >= 0.01 {
+			t.Errorf("10× slower node: share %.2f%% (want < 1%%)", 100*r.Share[troubled])
+		}
 	}
 	if failing.LateErrorRate >= 0.005 || failing.LateShare[troubled] >= 0.01 {
 		t.Errorf("failing node after 1s: errors %.3f%%, its share %.3f%% (want < 0.5%%, < 1%%)",
@@ -36,11 +62,21 @@ func TestSimulator(t *testing.T) {
 	if p := joining.P99Window(JoinsAt, JoinsAt+3*time.Second); p > equal.P99*15/10 {
 		t.Errorf("new cold node: p99 %v while it warms, %v all equal", p, equal.P99)
 	}
+	// A node that saturates is not overloaded while the others have room:
+	// its median and p99 stay within 2× of the unloaded ones (all equal,
+	// where latency is the service time).
+	for _, s := range []Scenario{OneSaturating(l), OneClimbing(l)} {
+		r := get(s)
+		p50, p99 := r.NodeQuantile(troubled, 0.5), r.NodeQuantile(troubled, 0.99)
+		if p50 > 2*equal.P50 || p99 > 2*equal.P99 {
+			t.Errorf("%s: the node's p50 %v, p99 %v; unloaded %v, %v (want within 2×)", s.Name, p50, p99, equal.P50, equal.P99)
+		}
+	}
 }
 
 // TestSimulatorDeterministic: the same seed gives the same numbers.
 func TestSimulatorDeterministic(t *testing.T) {
-	s := OneSlow()
+	s := OneSlow(Low)
 	s.Duration = 5 * time.Second
 	run := func() Result {
 		var now time.Duration
