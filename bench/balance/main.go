@@ -26,7 +26,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
