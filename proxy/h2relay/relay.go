@@ -1,9 +1,3 @@
-// Package h2relay is strait's fast data path: an HTTP/2 relay that
-// forwards gRPC calls frame by frame. It decodes each request's headers,
-// routes on :path, picks an endpoint, and re-encodes the headers on a
-// multiplexed upstream connection; DATA, trailers and resets then pass
-// through with flow control on both sides, and messages are never
-// parsed beyond their length prefix (for the size limit).
 package h2relay
 
 import (

@@ -1,0 +1,67 @@
+// Package h2relay is strait's default data path: an HTTP/2 relay that
+// forwards gRPC calls frame by frame. It decodes each request's headers,
+// routes on :path, picks an endpoint, and re-encodes the headers on a
+// multiplexed upstream connection; DATA, trailers and resets then pass
+// through with flow control on both sides, and messages are never
+// parsed beyond their length prefix (for the size limit).
+//
+// # Goroutines
+//
+// Per Server: one idle sweeper (Server.reapIdle: idle client
+// connections, and through transport.reapIdle idle upstream ones) and,
+// with KeepaliveInterval set, one keep-alive sweeper
+// (transport.keepaliveLoop). Per listener: the accept loop, which runs in
+// the goroutine that called Serve.
+//
+// Per client connection (downConn): a reader, which runs serve and
+// handles every frame the client sends, and a flusher (conn.flushLoop).
+// Per upstream connection (upConn): the same pair, started by upConn.run
+// once a pool's dial succeeds; each dial runs on a goroutine of its own
+// (pool.dial). Short-lived goroutines: pool.redispatch (below), and the
+// close of a connection whose keep-alive PING went unanswered
+// (upConn.lose), since a TLS close may block on a vanished peer. All of
+// them are counted in the Server's WaitGroup, which Close waits for.
+//
+// # Who owns what
+//
+// A connection's reader owns its framer, read buffer, header decoder and
+// batch (rb). Frames read are relayed in the reader's goroutine: the
+// reader locks the peer leg, appends to the peer connection's write
+// buffer (conn.wbuf) and wakes that connection's flusher once per batch
+// of buffered frames. Any goroutine may append to wbuf under conn.mu; the
+// flusher swaps wbuf out under conn.mu and writes it without the lock, so
+// frames from many calls go out in one write.
+//
+// DATA and header fields queued on a leg (leg.queue) borrow the reader's
+// buffers while the reader holds the leg's lock; whatever stays queued
+// when the lock is released is copied first (keepLast). A receive window
+// is given back to the sender only once its bytes are written for the
+// other side, so the relay holds no more than the windows it granted.
+//
+// A stream is one call: its client leg (down) and upstream leg (up). A
+// leg is guarded by its connection's mu. An up leg that waits for a
+// stream slot is on no connection: its pool's mu guards it, and it moves
+// to a connection once, under both locks. An up leg between two attempts
+// (retry.go), or one that never reached a pool, is guarded by the
+// package's detached mutex. leg.lock finds and takes whichever applies.
+//
+// # Lock order
+//
+// Server.mu and transport.mu guard their maps only and are released
+// before any other lock is taken. Below them:
+//
+//	pool.mu → conn.mu (an upstream connection of that pool)
+//	two pools: the lower seq first (lockPools), for a move between pools
+//	detached: a leaf, taken after a pool's and with nothing taken under it
+//
+// No goroutine holds two connections' locks at once: what handling one
+// connection owes another (window refunds, frames for the peer leg) is
+// returned by the *Locked functions and applied after the lock is
+// released (applyRefunds, conn.lateRefund).
+//
+// A finished upstream stream frees a slot while its connection's mu is
+// held (stream.upClosed). Starting a waiting call on that slot needs the
+// pool's mu, which comes before conn.mu in the order, so upClosed cannot
+// take it there: it starts pool.redispatch on a goroutine of its own,
+// which takes the pool's lock afresh, and only when calls are waiting.
+package h2relay
