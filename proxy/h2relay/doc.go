@@ -20,7 +20,7 @@
 // (pool.dial). Short-lived goroutines: pool.redispatch (below), and the
 // close of a connection whose keep-alive PING went unanswered
 // (upConn.lose), since a TLS close may block on a vanished peer. All of
-// them are counted in the Server's WaitGroup, which Close waits for.
+// them are counted in the Server's WaitGroup, which Stop waits for.
 //
 // # Who owns what
 //
