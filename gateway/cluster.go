@@ -157,7 +157,12 @@ func (g *Gateway) retire(c *cluster, dropped bool) {
 		deadline := time.Now().Add(drain)
 		tick := time.NewTicker(50 * time.Millisecond)
 		defer tick.Stop()
-		for c.proxy.InFlight() > 0 && time.Now().Before(deadline) {
+		// The relay's calls hold the cluster's lb pool; when a
+		// successor shares that pool (a reload that kept the balancer
+		// options) its calls count there too, and closing this cluster
+		// cuts none of the relay's: then only the grpc-go path waits.
+		relayOwn := dropped || !c.sharesRelayPool()
+		for (c.proxy.InFlight() > 0 || relayOwn && c.relay.InFlight() > 0) && time.Now().Before(deadline) {
 			select {
 			case <-tick.C:
 			case <-g.ctx.Done():
@@ -170,6 +175,13 @@ func (g *Gateway) retire(c *cluster, dropped bool) {
 			g.forgetSeries(c)
 		}
 	})
+}
+
+// sharesRelayPool says whether the registry's pool for c's name, which
+// a successor cluster would acquire, is c's own.
+func (c *cluster) sharesRelayPool() bool {
+	p, ok := lb.DefaultRegistry.Pool(c.name)
+	return ok && p == c.relay.Pool()
 }
 
 func sameCluster(a, b config.Cluster) bool { return reflect.DeepEqual(a, b) }

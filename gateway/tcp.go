@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/health"
@@ -46,7 +47,12 @@ func (g *Gateway) startTCP(lc config.Listener, lis net.Listener, alog *accesslog
 	t := &tcpListener{}
 	t.proxy = tcpproxy.New(opts, &t.bal, g.log)
 	if g.registry != nil {
-		_ = g.registry.Register(t.proxy)
+		// Every L4 listener describes the same metrics (told apart by
+		// their labels): registered as checked collectors, the second
+		// would be refused as a duplicate and its series lost.
+		if err := g.registry.Register(uncheckedCollector{t.proxy}); err != nil {
+			g.log.Error("tcp listener metrics not registered", "listener", lc.Name, "err", err)
+		}
 	}
 	t.follow(g.clusters[lc.Cluster])
 	g.wg.Go(func() { _ = t.proxy.Serve(lis) })
@@ -96,3 +102,12 @@ type swapBalancer struct {
 }
 
 func (s *swapBalancer) Pick() (tcpproxy.Endpoint, bool) { return s.p.Load().Pick() }
+
+// uncheckedCollector registers a collector without its descriptions, so
+// that several may export the same metric names with distinct labels;
+// the registry still checks what they collect.
+type uncheckedCollector struct{ c prometheus.Collector }
+
+func (uncheckedCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (u uncheckedCollector) Collect(ch chan<- prometheus.Metric) { u.c.Collect(ch) }

@@ -78,3 +78,35 @@ clusters: {db: {endpoints: [%s, %s, %s]}}
 }
 
 func deadAddrFor(t *testing.T) string { return freePort(t) }
+
+// Each L4 listener exports its strait_tcp_listener_* series, the second
+// as well as the first.
+func TestEveryTCPListenerKeepsItsMetrics(t *testing.T) {
+	a := startEcho(t, "a")
+	_, _, reg := startMetered(t, parse(t, fmt.Sprintf(`
+listeners:
+  - {name: edge, address: 127.0.0.1:0, protocol: tcp, cluster: db}
+  - {name: second, address: 127.0.0.1:0, protocol: tcp, cluster: db}
+clusters: {db: {endpoints: [%s]}}
+`, a)))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listeners := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "strait_tcp_listener_accepted_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "listener" {
+					listeners[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	if !listeners["edge"] || !listeners["second"] {
+		t.Fatalf("strait_tcp_listener_accepted_total has the listeners %v, want edge and second", listeners)
+	}
+}

@@ -32,3 +32,11 @@ func Open(srv *Server) OpenCounts {
 	}
 	return n
 }
+
+// Pools counts srv's upstream pools, one per endpoint (and TLS
+// configuration) in use.
+func Pools(srv *Server) int {
+	srv.tr.mu.Lock()
+	defer srv.tr.mu.Unlock()
+	return len(srv.tr.pools)
+}

@@ -27,6 +27,19 @@ func (b LBPool) WithTLS(c *tls.Config) LBPool {
 	return b
 }
 
+// Pool is the lb pool b balances over.
+func (b LBPool) Pool() *lb.Pool { return b.pool }
+
+// InFlight counts the calls picked through the pool that have not ended
+// (through any balancer over the same pool).
+func (b LBPool) InFlight() int64 {
+	var n int64
+	for _, e := range b.pool.Stats().Endpoints {
+		n += e.InFlight
+	}
+	return n
+}
+
 // UpstreamTLS is the TLS configuration set by WithTLS.
 func (b LBPool) UpstreamTLS() *tls.Config { return b.tls }
 

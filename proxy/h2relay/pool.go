@@ -41,7 +41,7 @@ func (t *transport) pool(addr string, tlsConf *tls.Config) *pool {
 	p := t.pools[k]
 	if p == nil {
 		t.lastSeq++
-		p = &pool{t: t, addr: addr, tls: tlsConf, seq: t.lastSeq, closed: t.closed}
+		p = &pool{t: t, addr: addr, tls: tlsConf, seq: t.lastSeq, closed: t.closed, usedAt: time.Now()}
 		t.pools[k] = p
 	}
 	return p
@@ -93,6 +93,7 @@ type pool struct {
 	dialing   bool
 	dialErrAt time.Time
 	closed    bool
+	usedAt    time.Time // last offered a call (see transport.prune)
 }
 
 // enqueue queues s; false means the endpoint is closed or known down
@@ -120,6 +121,7 @@ func (p *pool) enqueueLocked(s *stream) (bool, []refund) {
 // closed or its endpoint known down (then a dial probes it again once
 // redialAfter has passed).
 func (p *pool) acceptsLocked() bool {
+	p.usedAt = time.Now()
 	if p.closed || (p.liveLocked() == 0 && !p.dialErrAt.IsZero()) {
 		if !p.closed && !p.dialing && time.Since(p.dialErrAt) > redialAfter {
 			p.dialLocked()

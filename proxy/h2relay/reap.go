@@ -29,3 +29,23 @@ func (t *transport) reapIdle(cutoff time.Time) {
 		p.mu.Unlock()
 	}
 }
+
+// prune forgets the pools offered no call since before cutoff that hold
+// nothing: no connection (the idle reaper closed them), no waiting call,
+// no dial. Endpoints come and go (pod churn, TLS changes on reload); a
+// pool per address ever seen would grow for the life of the process.
+// A pool is closed as it is forgotten, so that a caller that looked it
+// up just before finds it closed and picks again: that rare call's
+// endpoint is charged one failed attempt, which ejects nothing.
+func (t *transport) prune(cutoff time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, p := range t.pools {
+		p.mu.Lock()
+		if len(p.conns) == 0 && len(p.waiting) == 0 && !p.dialing && p.usedAt.Before(cutoff) {
+			p.closed = true
+			delete(t.pools, k)
+		}
+		p.mu.Unlock()
+	}
+}

@@ -192,6 +192,7 @@ func (s *Server) reapIdle() {
 			return
 		case now := <-t.C:
 			s.tr.reapIdle(now.Add(-s.o.IdleTimeout))
+			s.tr.prune(now.Add(-s.o.IdleTimeout))
 			s.each(func(d *downConn) {
 				d.mu.Lock()
 				if d.open == 0 && now.Sub(d.idleAt) >= s.o.IdleTimeout {
