@@ -15,11 +15,25 @@ import (
 // breakers and the panic threshold. The relay's outcomes feed the pool's
 // meter and breakers as the grpc-go path's Done callbacks do.
 type LBPool struct {
-	pool *lb.Pool
-	tls  *tls.Config
+	pool   *lb.Pool
+	tls    *tls.Config
+	budget *RetryBudget
 }
 
-var _ TLSBalancer = LBPool{}
+var (
+	_ TLSBalancer      = LBPool{}
+	_ AvoidingBalancer = LBPool{}
+	_ BudgetedBalancer = LBPool{}
+)
+
+// WithRetryBudget returns b bounding the cluster's retries with rb.
+func (b LBPool) WithRetryBudget(rb *RetryBudget) LBPool {
+	b.budget = rb
+	return b
+}
+
+// RetryBudget is the budget set by WithRetryBudget.
+func (b LBPool) RetryBudget() *RetryBudget { return b.budget }
 
 // WithTLS returns b dialing its endpoints over TLS with c.
 func (b LBPool) WithTLS(c *tls.Config) LBPool {

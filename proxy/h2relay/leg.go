@@ -21,9 +21,9 @@ type stream struct {
 	hdrs     []hpackField // request headers (a copy): sent again by a replay
 	attempts int32        // beside ended, so that the two share a word
 	ended    atomic.Bool
-	rp       replay    // guarded by the up leg's lock
-	upAt     uint64    // where the up leg's headers went in its connection's output
-	tried    *[]string // endpoints tried before call's; see retry.go
+	rp       replay      // guarded by the up leg's lock
+	upAt     uint64      // where the up leg's headers went in its connection's output
+	rs       *retryState // set at a call's first retry; see retry.go
 
 	// Owned by the client connection's reader.
 	contentLen, bodyLen int64

@@ -120,6 +120,9 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 		return s
 	}
 	s.bal = bal
+	if b := budgetOf(bal); b != nil {
+		b.deposit()
+	}
 	// A copy: the reader's header slice is reused by its next block, and
 	// the replay keeps the headers until the call commits.
 	s.hdrs = slices.Clone(forwardable(fields))

@@ -3,6 +3,10 @@ package h2relay
 import (
 	"slices"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http2"
+	"google.golang.org/grpc/codes"
 )
 
 // Transparent retries: a call its endpoint provably did not process (it
@@ -31,10 +35,28 @@ const (
 	// RetryUnsent: the connection was lost before any of the call's
 	// bytes were handed to the socket.
 	RetryUnsent RetryEvent = "unsent"
+	// RetryStatus: the endpoint answered a status its route's policy
+	// retries, before any response headers.
+	RetryStatus RetryEvent = "status"
+	// RetryLost: the connection was lost after the call went out, before
+	// any response headers, and the route's policy retries Unavailable.
+	RetryLost RetryEvent = "lost"
 	// NotRetriedBuffer: the call would have been retried, but its
 	// request had outgrown its replay buffer (or the process-wide cap).
 	NotRetriedBuffer RetryEvent = "buffer_exceeded"
+	// NotRetriedBudget: the route's policy would have retried the call,
+	// but the cluster's retry budget was spent.
+	NotRetriedBudget RetryEvent = "budget_exhausted"
 )
+
+// Skipped says whether e is a retry not made (rather than one made).
+func (e RetryEvent) Skipped() bool { return e == NotRetriedBuffer || e == NotRetriedBudget }
+
+// retryState is what a call that was retried remembers.
+type retryState struct {
+	tried   []string // endpoints tried before the current one
+	retries int      // retries made under the route's policy
+}
 
 // ByteBudget bounds the bytes held by replay buffers across every relay
 // server that shares it. Safe for concurrent use.
@@ -119,12 +141,17 @@ func hasHeaderChunk(q []chunk) bool {
 	return false
 }
 
-// detachLocked takes l, an up leg its endpoint did not process, off uc
-// for another attempt; uc.mu is held. Its queue becomes the request
-// replayed; the client DATA that was queued and never sent is returned
-// in back, to be given back to the client (the replay holds a copy).
-func (uc *upConn) detachLocked(l *leg) (back int32) {
+// detachLocked takes l off uc for another attempt; uc.mu is held. Its
+// queue becomes the request replayed; the client DATA that was queued
+// and never sent is returned in back, to be given back to the client
+// (the replay holds a copy). With cancel, a stream the relay had not
+// ended is reset (the endpoint answered before the request's end).
+func (uc *upConn) detachLocked(l *leg, cancel bool) (back int32) {
 	c := uc.conn
+	if cancel && !l.sentEnd {
+		c.wfr.WriteRSTStream(l.id, http2.ErrCodeCancel)
+		c.kick()
+	}
 	delete(c.streams, l.id)
 	l.s.upClosed(c)
 	for _, ch := range l.queue {
@@ -148,27 +175,54 @@ func (uc *upConn) detachLocked(l *leg) (back int32) {
 	return back
 }
 
-// retry sends s, whose up leg was detached after cause, to an endpoint
-// it has not tried. With none left, fail ends the call as it would have
-// ended without retries.
-func (s *stream) retry(back int32, cause error, event RetryEvent, fail func()) {
+// retry sends s, whose up leg was detached after its attempt ended
+// with o, to an endpoint it has not tried, after wait. A configured
+// retry (the route's policy) may go back to a tried endpoint when no
+// other remains; a transparent one never does. With no endpoint left,
+// fail ends the call as it would have ended without retries.
+func (s *stream) retry(back int32, o Outcome, event RetryEvent, configured bool, wait time.Duration, fail func()) {
 	refundTo(&s.down, back, nil)
-	blame := Outcome{Err: cause}
-	if event == RetryGoAway {
-		blame = Outcome{Local: true} // refused unprocessed: going away, not failing
-	}
-	if !s.end(blame) {
+	if !s.end(o) {
 		s.closeDetached() // the client ended the call meanwhile
 		return
 	}
-	srv := s.srv
-	if s.tried == nil {
-		s.tried = new([]string)
+	if s.rs == nil {
+		s.rs = &retryState{}
 	}
-	*s.tried = append(*s.tried, s.call.Addr())
-	for s.attempts < maxAttempts {
+	s.rs.tried = append(s.rs.tried, s.call.Addr())
+	if configured {
+		s.rs.retries++
+		s.setPreviousAttempts(s.rs.retries)
+	}
+	if wait <= 0 {
+		s.sendAgain(event, configured, fail)
+		return
+	}
+	srv := s.srv
+	srv.wg.Add(1) // the caller is a connection goroutine: the group is not at zero
+	go func() {
+		defer srv.wg.Done()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.sendAgain(event, configured, fail)
+		case <-srv.quit:
+			s.closeDetached()
+			fail()
+		}
+	}()
+}
+
+// sendAgain picks an endpoint for s's next attempt and queues it there.
+func (s *stream) sendAgain(event RetryEvent, configured bool, fail func()) {
+	srv := s.srv
+	for picks := 0; picks < maxAttempts && (configured || s.attempts < maxAttempts); picks++ {
 		s.attempts++
-		call, ok := pickAvoiding(s.bal, *s.tried)
+		call, ok := pickAvoiding(s.bal, s.rs.tried)
+		if !ok && configured {
+			call, ok = s.bal.Pick()
+		}
 		if !ok {
 			break
 		}
@@ -184,7 +238,7 @@ func (s *stream) retry(back int32, cause error, event RetryEvent, fail func()) {
 			s.end(Outcome{Local: true})
 			return
 		}
-		*s.tried = append(*s.tried, call.Addr())
+		s.rs.tried = append(s.rs.tried, call.Addr())
 		s.end(Outcome{Err: errEndpointDown})
 	}
 	s.closeDetached()
@@ -252,6 +306,7 @@ func (srv *Server) retried(cluster string, e RetryEvent) {
 type detachedLeg struct {
 	s    *stream
 	back int32
+	wait time.Duration // before a configured retry
 }
 
 // detachIfReplayableLocked detaches l when its call may be sent again;
@@ -264,5 +319,37 @@ func (uc *upConn) detachIfReplayableLocked(l *leg) (detachedLeg, bool) {
 		}
 		return detachedLeg{}, false
 	}
-	return detachedLeg{l.s, uc.detachLocked(l)}, true
+	return detachedLeg{l.s, uc.detachLocked(l, false), 0}, true
+}
+
+// policyRetryLocked says whether s, whose attempt ended with code (from
+// trailers fields, nil for a lost connection) before it committed, is
+// retried under its route's policy, and after what wait; under the up
+// leg's lock. event names a retry the policy wanted and could not make.
+func (s *stream) policyRetryLocked(code codes.Code, fields []hpackField) (wait time.Duration, ok bool, event RetryEvent) {
+	p := s.retryPolicy()
+	if p == nil || !p.retryable(code) {
+		return 0, false, ""
+	}
+	if ok, event := s.replayableLocked(); !ok {
+		return 0, false, event
+	}
+	n := 1
+	if s.rs != nil {
+		n = s.rs.retries + 1
+	}
+	if n >= p.MaxAttempts {
+		return 0, false, ""
+	}
+	pb, set, allowed := pushback(fields)
+	if !allowed {
+		return 0, false, ""
+	}
+	if b := budgetOf(s.bal); b != nil && !b.withdraw() {
+		return 0, false, NotRetriedBudget
+	}
+	if set {
+		return pb, true, ""
+	}
+	return p.backoff(n), true, ""
 }

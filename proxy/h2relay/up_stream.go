@@ -27,6 +27,23 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		return nil
 	}
 	first := !l.gotHeaders
+	if first && end {
+		if code, _ := grpcStatus(fields); code != codes.OK {
+			wait, ok, event := l.s.policyRetryLocked(code, fields)
+			if ok {
+				back := uc.detachLocked(l, true)
+				uc.mu.Unlock()
+				s, msg := l.s, grpcMessage(fields)
+				s.retry(back, Outcome{Code: code, Message: msg}, RetryStatus, true, wait, func() {
+					failDown(&s.down, code, msg)
+				})
+				return nil
+			}
+			if event != "" {
+				defer l.s.srv.retried(l.s.cluster, event)
+			}
+		}
+	}
 	l.gotHeaders = true
 	if first {
 		l.s.rp.drop(l.s.srv) // committed: never sent elsewhere now
@@ -64,10 +81,10 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		ok, event := l.s.replayableLocked()
 		if ok {
-			back := uc.detachLocked(l)
+			back := uc.detachLocked(l, false)
 			uc.mu.Unlock()
 			s := l.s
-			s.retry(back, fmt.Errorf("upstream %s refused the stream", uc.p.addr), RetryRefused, func() {
+			s.retry(back, Outcome{Err: fmt.Errorf("upstream %s refused the stream", uc.p.addr)}, RetryRefused, false, 0, func() {
 				resetLeg(&s.down, http2.ErrCodeRefusedStream)
 			})
 			return
@@ -132,7 +149,6 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 		uc.closeLocked()
 	}
 	uc.mu.Unlock()
-	cause := fmt.Errorf("upstream %s refused the stream (GOAWAY)", uc.p.addr)
 	for _, l := range refused {
 		// Refused unprocessed: the endpoint is going away, not failing.
 		l.s.end(Outcome{Local: true})
@@ -140,7 +156,7 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 	}
 	for _, d := range again {
 		s := d.s
-		s.retry(d.back, cause, RetryGoAway, func() { resetLeg(&s.down, http2.ErrCodeRefusedStream) })
+		s.retry(d.back, Outcome{Local: true}, RetryGoAway, false, 0, func() { resetLeg(&s.down, http2.ErrCodeRefusedStream) })
 	}
 }
 
@@ -151,12 +167,24 @@ func (uc *upConn) teardown(err error) {
 	// What the flusher has not taken will never go out: the calls whose
 	// headers are all in it were not sent, and go elsewhere.
 	uc.wbuf = uc.wbuf[:0]
-	var again []detachedLeg
+	var again, sent []detachedLeg
 	for _, l := range uc.streams {
 		if l.s.upAt >= uc.handed {
 			if d, ok := uc.detachIfReplayableLocked(l); ok {
 				again = append(again, d)
 			}
+			continue
+		}
+		if l.gotHeaders || l.closed {
+			continue
+		}
+		// Sent, perhaps processed: retried only as the route's policy
+		// retries Unavailable.
+		wait, ok, event := l.s.policyRetryLocked(codes.Unavailable, nil)
+		if ok {
+			sent = append(sent, detachedLeg{l.s, uc.detachLocked(l, false), wait})
+		} else if event != "" {
+			l.s.srv.retried(l.s.cluster, event)
 		}
 	}
 	legs := uc.endLocked(err, 0)
@@ -186,14 +214,20 @@ func (uc *upConn) teardown(err error) {
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
 	p.repick(failed, fmt.Errorf("%s: %w", p.addr, errLost))
+	if !lost.Local {
+		lost.Err = fmt.Errorf("upstream %s: %w", p.addr, errLost)
+	}
 	for _, d := range again {
 		s := d.s
-		s.retry(d.back, fmt.Errorf("upstream %s: %w", p.addr, errLost), RetryUnsent, func() {
+		s.retry(d.back, lost, RetryUnsent, false, 0, func() {
 			failDown(&s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
 		})
 	}
-	if !lost.Local {
-		lost.Err = fmt.Errorf("upstream %s: %w", p.addr, errLost)
+	for _, d := range sent {
+		s := d.s
+		s.retry(d.back, lost, RetryLost, true, d.wait, func() {
+			failDown(&s.down, codes.Unavailable, "strait: upstream "+p.addr+" connection lost")
+		})
 	}
 	for _, l := range legs {
 		l.s.end(lost)
