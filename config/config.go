@@ -104,6 +104,8 @@ type Route struct {
 	// Prefix matches the start of the method path, "/pkg.".
 	Prefix  string `yaml:"prefix"`
 	Cluster string `yaml:"cluster"`
+	// Retry, when set, retries the route's failed calls (relay only).
+	Retry *RetryPolicy `yaml:"retry"`
 }
 
 // Cluster is a named upstream set and how to reach it.
@@ -122,6 +124,9 @@ type Cluster struct {
 	// Balancer chooses an endpoint per call (P2C over peak-EWMA by
 	// default), ejects failing endpoints and lets them back.
 	Balancer lb.Options `yaml:"balancer"`
+	// RetryBudget bounds the retries of calls to the cluster (relay
+	// listeners); defaults apply when it is absent.
+	RetryBudget *RetryBudget `yaml:"retry_budget"`
 }
 
 // Limits bound what one call may carry.
@@ -131,6 +136,13 @@ type Limits struct {
 	MaxMessageSize ByteSize `yaml:"max_message_size"`
 	// MaxConcurrentStreams per client connection; 0 means grpc's default.
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
+	// RetryBuffer is the request bytes a relay listener keeps per call to
+	// send it again (transparent retries, retry policies); a call that
+	// outgrows it is not retried. Default 256 KiB.
+	RetryBuffer ByteSize `yaml:"retry_buffer"`
+	// RetryBufferTotal bounds the retry buffers of all calls. Default
+	// 64 MiB.
+	RetryBufferTotal ByteSize `yaml:"retry_buffer_total"`
 }
 
 // Timeouts for connections and shutdown.
@@ -180,6 +192,12 @@ func (c *Config) applyDefaults() {
 	if c.Timeouts.Connect == 0 {
 		c.Timeouts.Connect = DefaultConnectTimeout
 	}
+	if c.Limits.RetryBuffer == 0 {
+		c.Limits.RetryBuffer = DefaultRetryBuffer
+	}
+	if c.Limits.RetryBufferTotal == 0 {
+		c.Limits.RetryBufferTotal = DefaultRetryBufferTotal
+	}
 	if c.Timeouts.Drain == 0 {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
@@ -198,6 +216,11 @@ func (c *Config) applyDefaults() {
 		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster
 		if l.AccessLog != nil {
 			*l.AccessLog = l.AccessLog.WithDefaults()
+		}
+		for j := range l.Routes {
+			if p := l.Routes[j].Retry; p != nil {
+				p.applyDefaults()
+			}
 		}
 	}
 }

@@ -45,6 +45,12 @@ func (c *Config) validate() error {
 			return errorf("admin.address", "%q %s", c.Admin.Address, err)
 		}
 	}
+	if c.Limits.RetryBuffer < 0 || c.Limits.RetryBuffer > 1<<30 {
+		return errorf("limits.retry_buffer", "%d is not between 0 and 1 GiB", c.Limits.RetryBuffer)
+	}
+	if c.Limits.RetryBufferTotal < c.Limits.RetryBuffer {
+		return errorf("limits.retry_buffer_total", "%d is below retry_buffer (%d)", c.Limits.RetryBufferTotal, c.Limits.RetryBuffer)
+	}
 	if c.Limits.MaxMessageSize > 1<<31-1 {
 		return errorf("limits.max_message_size", "%d is over the 2 GiB a gRPC message can have", c.Limits.MaxMessageSize)
 	}
@@ -98,7 +104,17 @@ func (c *Config) validateListener(l Listener, path string) error {
 		}
 	}
 	for j, r := range l.Routes {
-		if err := c.validateRoute(r, fmt.Sprintf("%s.routes[%d]", path, j)); err != nil {
+		rpath := fmt.Sprintf("%s.routes[%d]", path, j)
+		if err := c.validateRoute(r, rpath); err != nil {
+			return err
+		}
+		if r.Retry == nil {
+			continue
+		}
+		if l.Dataplane == DataplaneGRPC {
+			return errorf(rpath+".retry", "retries run on the relay only (dataplane: relay)")
+		}
+		if err := r.Retry.validate(rpath + ".retry"); err != nil {
 			return err
 		}
 	}
@@ -168,6 +184,9 @@ func (c *Config) validateRoute(r Route, path string) error {
 }
 
 func (cl Cluster) validate(path string) error {
+	if err := cl.RetryBudget.validate(path + ".retry_budget"); err != nil {
+		return err
+	}
 	switch {
 	case sourceCount(cl) == 0:
 		return errorf(path, "needs a source: endpoints, etcd or target")

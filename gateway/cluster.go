@@ -94,6 +94,7 @@ func newRelayBalancer(name string, cc config.Cluster, guard *upstream.Guard, tls
 		prober = health.NewProber(health.GRPC(hc.Service, grpc.WithTransportCredentials(creds)), hc.Interval, hc.Timeout, pool.SetServing)
 	}
 	b, unfollow := h2relay.NewCheckedLBPool(pool, guard, prober)
+	b = b.WithRetryBudget(h2relay.NewRetryBudget(cc.RetryBudget.Values()))
 	if tlsConf != nil {
 		conf := tlsConf.Clone()
 		conf.NextProtos = []string{"h2"}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/metrics"
+	"github.com/straitproxy/strait/proxy/h2relay"
 )
 
 // Gateway is strait running one configuration at a time.
@@ -32,6 +33,7 @@ type Gateway struct {
 	draining  atomic.Bool
 	metrics   *metrics.Metrics
 	registry  prometheus.Registerer
+	replayMem *h2relay.ByteBudget // see replayMemory
 }
 
 // SetMetrics makes every listener report to m, and registers per-listener

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"net"
 	"time"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/accesslog"
@@ -62,7 +63,7 @@ func (l *listener) follow(g *Gateway) {
 	case l.tcp != nil:
 		l.tcp.follow(g.clusters[l.cfg.Cluster])
 	case l.relay != nil:
-		l.relay.SetRoutes(g.router(l.cfg), g.relayBalancers())
+		l.relay.SetRoutes(g.relayRouter(l.cfg), g.relayBalancers())
 	default:
 		l.grpc.SetRoutes(g.routes(l.cfg))
 	}
@@ -145,17 +146,20 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
 		ConnectTimeout:       g.cfg.Timeouts.Connect,
 		Logger:               g.log.With("listener", lc.Name),
+		ReplayBuffer:         int(g.cfg.Limits.RetryBuffer),
+		ReplayMemory:         g.replayMemory(),
 	}
 	keepalive(&opts, g.cfg.Timeouts.Keepalive)
 	if m := g.metrics; m != nil {
 		opts.Begin = func(method, _ string) any { return m.StartCall(method) }
 		opts.Observe = endRelayCall
+		opts.OnRetry = func(cluster string, e h2relay.RetryEvent) { m.Retried(cluster, string(e), e.Skipped()) }
 	}
 	if alog != nil {
 		opts.Observe = logRelayCall(opts.Observe, lc.Name, alog)
 		opts.Detail = true
 	}
-	srv := h2relay.NewServer(g.router(lc), g.relayBalancers(), opts)
+	srv := h2relay.NewServer(g.relayRouter(lc), g.relayBalancers(), opts)
 	g.wg.Go(func() { _ = srv.Serve(lis) })
 	return srv
 }
@@ -202,6 +206,58 @@ func (g *Gateway) relayBalancers() map[string]h2relay.Balancer {
 		out[name] = c.relay
 	}
 	return out
+}
+
+// replayMemory is the process-wide cap on the relay's retry buffers,
+// shared by every relay listener; made once, with the first.
+func (g *Gateway) replayMemory() *h2relay.ByteBudget {
+	if g.replayMem == nil {
+		g.replayMem = h2relay.NewByteBudget(int64(g.cfg.Limits.RetryBufferTotal))
+	}
+	return g.replayMem
+}
+
+// relayRouter is a relay listener's router: g.router's, and the retry
+// policy of each route, matched the same way.
+func (g *Gateway) relayRouter(lc config.Listener) h2relay.Router {
+	r := g.router(lc)
+	policies := map[string]*h2relay.RetryPolicy{}
+	byRoute := route.NewTable("")
+	for i, rt := range lc.Routes {
+		key := strconv.Itoa(i)
+		if p := rt.Retry; p != nil {
+			policies[key] = &h2relay.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff,
+				MaxBackoff: p.MaxBackoff, BackoffMultiplier: p.BackoffMultiplier, RetryableCodes: p.Codes()}
+		}
+		// Every route, so that a method takes its own route's policy
+		// (none) and not a broader route's.
+		if rt.Service != "" {
+			byRoute.AddService(rt.Service, key)
+		} else {
+			byRoute.AddPrefix(rt.Prefix, key)
+		}
+	}
+	if len(policies) == 0 {
+		return r
+	}
+	return policyRouter{r, byRoute, policies}
+}
+
+// policyRouter names the retry policy of a method's route: byRoute maps
+// a method to the index of its route among the listener's (a service
+// route beats a prefix, the longest prefix wins, as in routing).
+type policyRouter struct {
+	*route.Table
+	byRoute  *route.Table
+	policies map[string]*h2relay.RetryPolicy
+}
+
+// RetryPolicy is method's route's policy, nil without one.
+func (r policyRouter) RetryPolicy(method string) *h2relay.RetryPolicy {
+	if k, ok := r.byRoute.Route(method); ok {
+		return r.policies[k]
+	}
+	return nil
 }
 
 // router builds a listener's route table.

@@ -53,6 +53,8 @@ type Metrics struct {
 	tcpReceived *prometheus.CounterVec
 	tcpDial     *prometheus.HistogramVec
 
+	retries, retriesSkipped *prometheus.CounterVec
+
 	// methods caches label children per method so that the per-call path
 	// does no vec lookups. Copy on write: readers never lock.
 	methods   atomic.Pointer[methodCache]
@@ -72,8 +74,10 @@ func New(reg prometheus.Registerer, route Router) (*Metrics, error) {
 	m := &Metrics{route: route}
 	m.newGRPC()
 	m.newTCP()
+	m.newRetries()
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight,
-		m.tcpOpened, m.tcpActive, m.tcpFailed, m.tcpSent, m.tcpReceived, m.tcpDial} {
+		m.tcpOpened, m.tcpActive, m.tcpFailed, m.tcpSent, m.tcpReceived, m.tcpDial,
+		m.retries, m.retriesSkipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("metrics: register: %w", err)
 		}
