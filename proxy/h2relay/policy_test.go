@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/straitproxy/strait/examples/backend"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/upstream"
