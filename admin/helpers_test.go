@@ -60,8 +60,8 @@ func (r *running) get(t *testing.T, path string) (int, string) {
 }
 
 // fakeSource is a StatusSource the test changes at will. It stands in
-// for the gateway's guards and balancer stats, which the lead maps into
-// Status in the gateway; here only the admin side is under test.
+// for the gateway's guards and balancer stats, which the gateway maps
+// into Status; here only the admin side is under test.
 type fakeSource struct {
 	mu sync.Mutex
 	st Status

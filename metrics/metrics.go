@@ -1,6 +1,6 @@
-// Package metrics holds the Prometheus metrics that strait's data path
-// updates as traffic flows: a gRPC stats.Handler for the proxy's server
-// and counters for L4 connections. What the balancer, breakers and
+// Package metrics holds the Prometheus metrics that strait's data paths
+// update as traffic flows: calls (StartCall for the relay, a gRPC
+// stats.Handler for the grpc-go path) and counters for L4 connections. What the balancer, breakers and
 // discovery already count is read at scrape time by the admin package
 // instead, so nothing is counted twice.
 //

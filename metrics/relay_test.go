@@ -15,11 +15,11 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// The relay below is a minimal stand-in for strait's proxy (which takes
-// no stats handler option yet; the lead installs ours there): a real
-// grpc.Server with the stats handler that forwards unary calls, with the
-// server call's context, to a real ClientConn whose picker reports its
-// pick through PickedEndpoint, as strait's balancer will.
+// The relay below is a minimal stand-in for strait's grpc-go path, so
+// that this package is tested without it: a real grpc.Server with the
+// stats handler that forwards unary calls, with the server call's
+// context, to a real ClientConn whose picker reports its pick through
+// PickedEndpoint, as strait's balancer does.
 
 // bytesCodec moves messages as opaque bytes, so the relay needs no types.
 type bytesCodec struct{}

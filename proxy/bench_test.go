@@ -157,7 +157,7 @@ func runBenchGuard(b *testing.B, ctx context.Context, addrs []string) *upstream.
 	return guard
 }
 
-// startBenchProxy starts strait's data path over addrs, labelled
+// startBenchProxy starts the grpc-go path over addrs, labelled
 // part=proxy (goroutines inherit the label from where they start).
 func startBenchProxy(b *testing.B, addrs []string) string {
 	b.Helper()

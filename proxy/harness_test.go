@@ -18,7 +18,7 @@ import (
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
 )
 
-// harness is strait's data path in front of real loopback backends, with
+// harness is one of strait's data paths in front of real loopback backends, with
 // a client connected to it.
 type harness struct {
 	backends []*backend.Server

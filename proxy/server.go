@@ -1,6 +1,7 @@
-// Package proxy is strait's data path: a transparent gRPC proxy that
-// relays every call kind to a cluster chosen by method, without parsing
-// messages.
+// Package proxy is strait's grpc-go reference data path (`dataplane:
+// grpc`; the default is the HTTP/2 relay, package h2relay): a transparent
+// gRPC proxy that relays every call kind to a cluster chosen by method,
+// without parsing messages.
 package proxy
 
 import (

@@ -20,9 +20,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/straitproxy/strait/proxy/tcpproxy"
-
 	"github.com/straitproxy/strait/lb"
+	"github.com/straitproxy/strait/proxy/tcpproxy"
 )
 
 var exitCode int

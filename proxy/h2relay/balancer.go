@@ -74,8 +74,9 @@ type Outcome struct {
 }
 
 // RoundRobin is a Balancer that takes a cluster's endpoints in turn. It
-// has no health state: strait's lb core replaces it in production; tests
-// and the lead's wiring use it until then.
+// has no health state; strait serves with LBPool (the lb core), and the
+// tests and benchmarks use RoundRobin where the choice of endpoint must
+// not adapt.
 type RoundRobin struct {
 	addrs atomic.Pointer[[]string]
 	next  atomic.Uint64

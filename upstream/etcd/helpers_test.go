@@ -110,7 +110,7 @@ func startBackend(t *testing.T, name string) *backend.Server {
 	return b
 }
 
-// throughStrait puts strait's data path (the proxy, its guard-fed
+// throughStrait puts strait's grpc-go path (the proxy, its guard-fed
 // resolver and balancer) in front of g's cluster, and returns a client
 // connected to strait.
 func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
