@@ -8,6 +8,7 @@ import (
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -114,6 +115,57 @@ func TestAbuseLimits(t *testing.T) {
 			}()
 			r.goAway(http2.ErrCodeEnhanceYourCalm)
 		}},
+		{"padded empty DATA flood", h2relay.Options{}, func(r *rawConn) {
+			// The backend's 64 KiB window is spent first, so that
+			// each frame would wait in the stream's upstream queue.
+			r.headers(1, false, hold...)
+			go func() {
+				for range 4 {
+					if r.fr.WriteData(1, false, make([]byte, 16384)) != nil {
+						return
+					}
+				}
+				for range 20000 {
+					if r.fr.WriteDataPadded(1, false, nil, make([]byte, 200)) != nil {
+						return
+					}
+				}
+			}()
+			r.goAway(http2.ErrCodeEnhanceYourCalm)
+		}},
+		{"provoked reset: WINDOW_UPDATE of 0", h2relay.Options{}, provoke(func(r *rawConn, id uint32) error {
+			if err := r.headers(id, false); err != nil {
+				return err
+			}
+			r.fr.AllowIllegalWrites = true
+			return r.fr.WriteWindowUpdate(id, 0)
+		})},
+		{"provoked reset: DATA after END_STREAM", h2relay.Options{}, provoke(func(r *rawConn, id uint32) error {
+			if err := r.headers(id, true); err != nil {
+				return err
+			}
+			return r.fr.WriteData(id, false, []byte{0})
+		})},
+		{"provoked reset: stream depending on itself", h2relay.Options{}, provoke(func(r *rawConn, id uint32) error {
+			if err := r.headers(id, false); err != nil {
+				return err
+			}
+			return r.fr.WritePriority(id, http2.PriorityParam{StreamDep: id})
+		})},
+		{"provoked reset: trailers without END_STREAM", h2relay.Options{}, provoke(func(r *rawConn, id uint32) error {
+			if err := r.headers(id, false); err != nil {
+				return err
+			}
+			r.hbuf.Reset()
+			r.enc.WriteField(hpack.HeaderField{Name: "x-trailer", Value: "1"})
+			return r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.hbuf.Bytes(), EndHeaders: true})
+		})},
+		{"provoked reset: content-length mismatch", h2relay.Options{}, provoke(func(r *rawConn, id uint32) error {
+			if err := r.headers(id, false, "content-length", "1"); err != nil {
+				return err
+			}
+			return r.fr.WriteData(id, true, []byte{0, 0})
+		})},
 		{"idle connection", h2relay.Options{IdleTimeout: 100 * time.Millisecond}, func(r *rawConn) {
 			r.goAway(http2.ErrCodeNo)
 		}},
@@ -133,6 +185,22 @@ func TestAbuseLimits(t *testing.T) {
 				t.Fatalf("a well-behaved client after the attack: %v", err)
 			}
 		})
+	}
+}
+
+// provoke opens streams one after another and has the relay reset each
+// with trigger ("MadeYouReset"): the resets must spend the rapid-reset
+// budget, ending the connection with ENHANCE_YOUR_CALM.
+func provoke(trigger func(r *rawConn, id uint32) error) func(r *rawConn) {
+	return func(r *rawConn) {
+		go func() {
+			for id := uint32(1); id < 20000; id += 2 {
+				if trigger(r, id) != nil {
+					return
+				}
+			}
+		}()
+		r.goAway(http2.ErrCodeEnhanceYourCalm)
 	}
 }
 

@@ -58,6 +58,9 @@ type conn struct {
 	ackDelay     time.Duration // pingAckDelay; tests change it
 	ackTimer     *time.Timer
 	ackArmed     bool // ackTimer will flush a PING ack
+	// moved is set when HEADERS or DATA with a payload passed either
+	// way; a client's PING clears it (see downConn.onClientPing).
+	moved bool
 
 	up   *upConn   // set on upstream connections
 	down *downConn // set on client connections

@@ -57,8 +57,7 @@ func (d *downConn) serve() {
 			err = http2.ConnectionError(http2.ErrCodeFrameSize)
 		}
 		if se, ok := streamError(err); ok {
-			d.abort(se.StreamID, se.Code)
-			err = nil
+			err = d.abort(se.StreamID, se.Code)
 		}
 	}
 	d.rb.flush()
@@ -106,15 +105,7 @@ func (d *downConn) handle(f http2.Frame) error {
 		_, _, err := d.onSettings(f)
 		return err
 	case *http2.PingFrame:
-		if !d.pings.take() {
-			return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
-		}
-		if f.IsAck() && f.Data == drainPing {
-			d.mu.Lock()
-			d.drainAcked = true
-			d.mu.Unlock()
-		}
-		d.onPing(f)
+		return d.onClientPing(f)
 	case *http2.WindowUpdateFrame:
 		if f.StreamID > d.lastID {
 			return http2.ConnectionError(http2.ErrCodeProtocol) // idle stream
@@ -134,6 +125,31 @@ func (d *downConn) handle(f http2.Frame) error {
 	return nil
 }
 
+// onClientPing answers a client's PING. Only a PING that follows
+// another with nothing moved in between spends a token of the PING
+// flood limit: gRPC clients ping once per batch of DATA they receive, to
+// size their windows, so a busy honest client pings about as often as
+// it is sent replies; a flood is PINGs with no stream traffic between.
+func (d *downConn) onClientPing(f *http2.PingFrame) error {
+	d.mu.Lock()
+	moved := d.moved
+	d.moved = false
+	if !moved && !d.pings.take() {
+		d.mu.Unlock()
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
+	if f.IsAck() {
+		if f.Data == drainPing {
+			d.drainAcked = true
+		}
+	} else {
+		d.wfr.WritePing(true, f.Data)
+		d.flushSoonLocked()
+	}
+	d.mu.Unlock()
+	return nil
+}
+
 // useless spends a token for a frame that carries no work.
 func (d *downConn) useless() error {
 	if !d.empties.take() {
@@ -143,7 +159,10 @@ func (d *downConn) useless() error {
 }
 
 func (d *downConn) onDownData(f *http2.DataFrame) error {
-	if f.Length == 0 && !f.StreamEnded() {
+	if len(f.Data()) == 0 && !f.StreamEnded() {
+		// Padding is given back at once, so a padded frame without
+		// payload costs no window either: only the flood limit bounds
+		// it.
 		if err := d.useless(); err != nil {
 			return err
 		}
@@ -178,6 +197,9 @@ func (d *downConn) relayData(r received) error {
 		forwardData(r.l, r.data, r.end, &d.rb)
 		return nil
 	}
+	if !d.resets.take() {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
 	failDown(r.l, codes.ResourceExhausted, fmt.Sprintf("strait: request message larger than max (limit %d)", d.o.MaxMessageSize))
 	resetLeg(&s.up, http2.ErrCodeCancel)
 	s.end(Outcome{Local: true})
@@ -207,8 +229,17 @@ func (d *downConn) onReset(f *http2.RSTStreamFrame) error {
 }
 
 // abort ends a stream the client broke: it is reset, and so is its
-// upstream half.
-func (d *downConn) abort(id uint32, code http2.ErrCode) {
+// upstream half. A client can break streams on purpose (a WINDOW_UPDATE
+// of 0, DATA after END_STREAM, a stream depending on itself, trailers
+// without END_STREAM, a wrong content-length) to have the relay reset
+// them for it, so each such reset spends a token of the rapid-reset
+// budget as the client's own resets do. Refusals do not: the relay
+// chose them, and a client that opened a stream it will refuse (over
+// the cap, after a GOAWAY, under overload) retries it elsewhere.
+func (d *downConn) abort(id uint32, code http2.ErrCode) error {
+	if code != http2.ErrCodeRefusedStream && !d.resets.take() {
+		return http2.ConnectionError(http2.ErrCodeEnhanceYourCalm)
+	}
 	d.mu.Lock()
 	l := d.streams[id]
 	if l != nil {
@@ -221,6 +252,7 @@ func (d *downConn) abort(id uint32, code http2.ErrCode) {
 		resetLeg(&l.s.up, http2.ErrCodeCancel)
 		l.s.end(Outcome{Local: true})
 	}
+	return nil
 }
 
 // teardown closes the connection and cancels every call on it.

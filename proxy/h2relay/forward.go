@@ -26,14 +26,41 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 		refundTo(src, int32(len(data)), b)
 		return
 	}
+	if len(data) == 0 && !end {
+		// An empty frame carries nothing to relay: passing it on one
+		// for one would let a client make the relay hold and write
+		// frames that cost it no window.
+		mu.Unlock()
+		return
+	}
 	if dst.isUp() {
 		dst.s.rp.record(data, end, dst.s.srv)
 	}
-	dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
+	if !dst.coalesce(data, end) {
+		dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
+	}
 	sent := dst.pumpLocked(b)
 	keepLast(dst.queue)
 	mu.Unlock()
 	refundTo(src, sent, b)
+}
+
+// coalesce appends data to the last queued chunk when that is DATA the
+// leg owns and has not ended, so that a queue holds one DATA entry
+// however many frames its bytes came in: entries stay bounded by the
+// header blocks and resets a stream can have, and bytes by the window.
+func (l *leg) coalesce(data []byte, end bool) bool {
+	n := len(l.queue)
+	if n == 0 {
+		return false
+	}
+	last := &l.queue[n-1]
+	if last.fields != nil || last.rst || last.end || last.borrowed || last.replayed {
+		return false
+	}
+	last.data = append(last.data, data...)
+	last.end = end
+	return true
 }
 
 // keepLast copies what the last chunk of q borrows from a reader's

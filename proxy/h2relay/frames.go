@@ -40,6 +40,7 @@ func (c *conn) onData(f *http2.DataFrame) (received, error) {
 		return received{}, http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeFlowControl}
 	}
 	c.refundLocked(l, n-int32(len(data)), &c.rb) // padding
+	c.moved = c.moved || len(data) > 0
 	r := received{l: l, data: data, end: f.StreamEnded()}
 	r.cut, r.over = l.msgs.feed(data, c.o.MaxMessageSize)
 	if r.end && !r.over {

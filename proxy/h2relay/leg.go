@@ -150,6 +150,7 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			if !ch.replayed {
 				sent += n
 			}
+			c.moved = true
 			if ch.data = ch.data[n:]; len(ch.data) > 0 {
 				continue
 			}

@@ -24,6 +24,7 @@ func (d *downConn) onHeaders(f *http2.HeadersFrame) error {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
 	d.mu.Lock()
+	d.moved = true
 	if id <= d.lastID {
 		l := d.streams[id]
 		d.mu.Unlock()
