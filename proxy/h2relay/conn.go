@@ -18,10 +18,12 @@ const (
 	maxWindow = 1<<31 - 1
 	// defaultWindow is a window before any SETTINGS or WINDOW_UPDATE.
 	defaultWindow = 65535
-	// maxWriteBuffer bounds the bytes queued for one peer that does not
-	// read; windows bound DATA and flood limits bound the rest, so only a
-	// broken or hostile peer reaches it.
-	maxWriteBuffer = 64 << 20
+	// controlSlack is what a connection's write buffer may hold beyond
+	// Options.WriteBuffer: DATA stops at WriteBuffer (the rest stays
+	// queued on its stream, bounded by the stream's window), header
+	// blocks and control frames do not, and flood limits bound those;
+	// a peer past it is broken or hostile, and dropped.
+	controlSlack = 4 << 20
 	// pingAckDelay bounds how long a PING's acknowledgement waits for
 	// other frames to share its write. Under load that is the next
 	// request or reply, a fraction of it; gRPC peers ping once per
@@ -58,6 +60,9 @@ type conn struct {
 	ackDelay     time.Duration // pingAckDelay; tests change it
 	ackTimer     *time.Timer
 	ackArmed     bool // ackTimer will flush a PING ack
+	// wbufFull is set when a leg left DATA queued because wbuf held
+	// Options.WriteBuffer; the flusher pumps the legs once it took wbuf.
+	wbufFull bool
 	// moved is set when HEADERS or DATA with a payload passed either
 	// way; a client's PING clears it (see downConn.onClientPing).
 	moved bool
@@ -66,6 +71,7 @@ type conn struct {
 	down *downConn // set on client connections
 
 	rb         batch        // owned by the reader goroutine
+	stallAt    time.Time    // owned by the flusher: the write deadline set last
 	lateRefund atomic.Int32 // conn-level credit from dropped queues
 	wake       chan struct{}
 	flushed    chan struct{}
@@ -75,7 +81,7 @@ type bufWriter struct{ c *conn }
 
 func (w bufWriter) Write(p []byte) (int, error) {
 	w.c.wbuf = append(w.c.wbuf, p...)
-	if len(w.c.wbuf) > maxWriteBuffer {
+	if len(w.c.wbuf) > w.c.o.WriteBuffer+controlSlack {
 		w.c.nc.Close()
 	}
 	return len(p), nil
@@ -146,7 +152,18 @@ func (c *conn) flushLoop() {
 			c.ackTimer.Stop()
 			c.ackArmed = false
 		}
+		var refunds []refund
+		if c.wbufFull {
+			// Legs stopped at a full buffer fill the fresh one while
+			// this one is written.
+			c.wbufFull = false
+			refunds = c.pumpAllLocked(refunds, nil)
+		}
+		if !closing && len(b) > 0 {
+			c.armStallLocked()
+		}
 		c.mu.Unlock()
+		applyRefunds(refunds, nil)
 		if len(b) > 0 {
 			if _, err := c.rw.Write(b); err != nil {
 				c.nc.Close()
@@ -162,6 +179,19 @@ func (c *conn) flushLoop() {
 			spare = b
 		}
 	}
+}
+
+// armStallLocked has a write that the peer does not take within
+// WriteStall fail, which ends the connection. The deadline moves only
+// once an eighth of WriteStall has passed, not per write: a write gets
+// between 7/8 of WriteStall and all of it.
+func (c *conn) armStallLocked() {
+	now := time.Now()
+	if now.Add(c.o.WriteStall).Sub(c.stallAt) < c.o.WriteStall/8 {
+		return
+	}
+	c.stallAt = now.Add(c.o.WriteStall)
+	c.nc.SetWriteDeadline(c.stallAt)
 }
 
 // flushSoonLocked has what was appended go out with the next write, or
@@ -227,20 +257,18 @@ func (c *conn) goAwayLocked(lastID uint32, code http2.ErrCode) {
 	c.closeLocked()
 }
 
-// refundLocked gives n consumed bytes back to the peer: to the
-// connection always, to l while the peer may still send on it. Updates
-// go out once a quarter of a window has built up, never as zero.
+// refundLocked gives n consumed bytes back to the peer: to l while the
+// peer may still send on it, and to a client connection. An upstream
+// connection had its connection-level window back as the bytes arrived
+// (see onData). Updates go out once a quarter of a window has built up,
+// never as zero.
 func (c *conn) refundLocked(l *leg, n int32, b *batch) {
 	if n <= 0 || c.dead {
 		return
 	}
-	c.unacked += n
 	wrote := false
-	if c.unacked >= c.o.ConnWindow/4 {
-		c.wfr.WriteWindowUpdate(0, uint32(c.unacked))
-		c.recvWin += c.unacked
-		c.unacked = 0
-		wrote = true
+	if c.up == nil {
+		wrote = c.creditConnLocked(n)
 	}
 	if l != nil && !l.closed && !l.recvEnd {
 		l.unacked += n
@@ -254,6 +282,19 @@ func (c *conn) refundLocked(l *leg, n int32, b *batch) {
 	if wrote {
 		b.add(c)
 	}
+}
+
+// creditConnLocked gives n bytes back to the connection's window and
+// says whether a WINDOW_UPDATE was written.
+func (c *conn) creditConnLocked(n int32) bool {
+	c.unacked += n
+	if c.unacked < c.o.ConnWindow/4 {
+		return false
+	}
+	c.wfr.WriteWindowUpdate(0, uint32(c.unacked))
+	c.recvWin += c.unacked
+	c.unacked = 0
+	return true
 }
 
 func (c *conn) refund(l *leg, n int32, b *batch) {

@@ -11,3 +11,10 @@ func Waiting(srv *Server) int {
 	}
 	return n
 }
+
+// Conns counts the client connections srv serves.
+func Conns(srv *Server) int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.conns)
+}

@@ -26,6 +26,13 @@ func (c *conn) onData(f *http2.DataFrame) (received, error) {
 	if c.recvWin -= n; c.recvWin < 0 {
 		return received{}, http2.ConnectionError(http2.ErrCodeFlowControl)
 	}
+	if c.up != nil && c.creditConnLocked(n) {
+		// An upstream connection is shared by many clients' calls: its
+		// window goes back as soon as bytes are held for a stream, so
+		// a client slow to read holds only its own stream's window
+		// (which bounds what is held for it), never the connection's.
+		c.rb.add(c)
+	}
 	l := c.streams[f.StreamID]
 	if l == nil {
 		c.refundLocked(nil, n, &c.rb)
@@ -116,7 +123,7 @@ func (c *conn) onWindowUpdate(f *http2.WindowUpdateFrame) error {
 		spent := c.sendWin <= 0
 		c.sendWin += int32(inc)
 		if spent {
-			refunds = c.pumpAllLocked(refunds)
+			refunds = c.pumpAllLocked(refunds, &c.rb)
 		}
 	} else if l := c.streams[f.StreamID]; l != nil {
 		if int64(l.sendWin)+inc > maxWindow {
@@ -143,10 +150,10 @@ func (c *conn) onPing(f *http2.PingFrame) {
 }
 
 // pumpAllLocked pumps every leg with something queued.
-func (c *conn) pumpAllLocked(refunds []refund) []refund {
+func (c *conn) pumpAllLocked(refunds []refund, b *batch) []refund {
 	for _, l := range c.streams {
 		if len(l.queue) > 0 {
-			refunds = append(refunds, refund{l.peer(), l.pumpLocked(&c.rb)})
+			refunds = append(refunds, refund{l.peer(), l.pumpLocked(b)})
 		}
 	}
 	return refunds

@@ -138,6 +138,13 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 			l.sentHeaders = true
 			l.sentEnd = l.sentEnd || ch.end
 		default:
+			if len(c.wbuf) >= c.o.WriteBuffer && len(ch.data) > 0 {
+				// The peer has yet to take what is buffered: the
+				// rest waits on the stream, held by its window.
+				c.wbufFull = true
+				b.add(c)
+				return sent
+			}
 			n := min(int32(len(ch.data)), l.sendWin, c.sendWin, int32(c.peerMaxFrame))
 			if n <= 0 && len(ch.data) > 0 {
 				b.add(c)

@@ -42,6 +42,13 @@ type Options struct {
 	// gRPC servers' default enforcement policy); more often and they
 	// answer GOAWAY too_many_pings.
 	KeepaliveMinTime time.Duration
+	// WriteBuffer bounds the DATA buffered for one peer beyond the write
+	// under way (256 KiB): more stays queued on its stream, held by the
+	// stream's window, until the peer takes what is buffered.
+	WriteBuffer int
+	// WriteStall ends a connection whose peer does not take a write
+	// within it (30 s): a client that stops reading its socket.
+	WriteStall time.Duration
 	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
 	MaxConnsPerEndpoint int
 	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
@@ -140,6 +147,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxMessageSize <= 0 {
 		o.MaxMessageSize = 4 << 20
 	}
+	if o.WriteBuffer <= 0 {
+		o.WriteBuffer = 256 << 10
+	}
 	if o.MaxConcurrentStreams == 0 {
 		o.MaxConcurrentStreams = 1000
 	}
@@ -157,6 +167,7 @@ func (o Options) withDefaults() Options {
 	dur(&o.HandshakeTimeout, 10*time.Second)
 	dur(&o.IdleTimeout, 5*time.Minute)
 	dur(&o.ConnectTimeout, 5*time.Second)
+	dur(&o.WriteStall, 30*time.Second)
 	if o.KeepaliveInterval == 0 {
 		o.KeepaliveInterval = 10 * time.Second
 	}
