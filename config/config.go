@@ -129,12 +129,15 @@ type Cluster struct {
 	RetryBudget *RetryBudget `yaml:"retry_budget"`
 }
 
-// Limits bound what one call may carry.
+// Limits bound what one call, connection or peer may make strait hold.
+// Zero means the default; keys marked "relay" are refused when a
+// listener uses the grpc dataplane, which has no equivalent.
 type Limits struct {
 	// MaxMessageSize is the largest message either way; larger ones fail
 	// with ResourceExhausted. Default 4 MiB.
 	MaxMessageSize ByteSize `yaml:"max_message_size"`
-	// MaxConcurrentStreams per client connection; 0 means grpc's default.
+	// MaxConcurrentStreams per client connection; 0 means the default
+	// (relay 1000, grpc dataplane unlimited).
 	MaxConcurrentStreams uint32 `yaml:"max_concurrent_streams"`
 	// RetryBuffer is the request bytes a relay listener keeps per call to
 	// send it again (transparent retries, retry policies); a call that
@@ -143,7 +146,59 @@ type Limits struct {
 	// RetryBufferTotal bounds the retry buffers of all calls. Default
 	// 64 MiB.
 	RetryBufferTotal ByteSize `yaml:"retry_buffer_total"`
+	// StreamWindow is the flow-control window per stream, both sides:
+	// what strait holds per stream at most. Default 256 KiB on the
+	// relay; on the grpc dataplane it fixes grpc-go's window (which is
+	// otherwise sized by BDP estimation).
+	StreamWindow ByteSize `yaml:"stream_window"`
+	// ConnectionWindow is the flow-control window per connection, both
+	// sides. Default 4 MiB on the relay; grpc-go's otherwise.
+	ConnectionWindow ByteSize `yaml:"connection_window"`
+	// MaxHeaderListSize bounds a decoded header block. Default 64 KiB on
+	// the relay, 16 MiB (grpc-go's) on the grpc dataplane.
+	MaxHeaderListSize ByteSize `yaml:"max_header_list_size"`
+	// MaxContinuations bounds the CONTINUATION frames of one header
+	// block. Default 32. Relay.
+	MaxContinuations int `yaml:"max_continuations"`
+	// WriteBuffer bounds the DATA buffered for one connection beyond the
+	// write under way. Default 1 MiB. Relay.
+	WriteBuffer ByteSize `yaml:"write_buffer"`
+	// BufferBudget bounds the bytes all relay listeners hold for peers
+	// together; near it strait sheds load (README). Default 256 MiB.
+	// Relay.
+	BufferBudget ByteSize `yaml:"buffer_budget"`
+	// UpstreamConnections bounds the connections to one endpoint.
+	// Default 4. Relay.
+	UpstreamConnections int `yaml:"upstream_connections"`
+	// Flood limits frames per client connection that cost work without
+	// progress; past one, the connection ends with ENHANCE_YOUR_CALM.
+	// Relay.
+	Flood Flood `yaml:"flood"`
 }
+
+// Flood is the token bucket of each kind of frame a client could flood.
+type Flood struct {
+	// Resets counts RST_STREAM from the client and resets it provokes.
+	// Default 200/s, burst 1000.
+	Resets Rate `yaml:"resets"`
+	// Pings counts PINGs with no stream traffic since the previous one.
+	// Default 1000/s, burst 1000.
+	Pings Rate `yaml:"pings"`
+	// Settings counts SETTINGS frames. Default 10/s, burst 100.
+	Settings Rate `yaml:"settings"`
+	// EmptyFrames counts DATA without payload, PRIORITY and unknown
+	// frames. Default 100/s, burst 1000.
+	EmptyFrames Rate `yaml:"empty_frames"`
+}
+
+// Rate is a sustained rate per second and a burst; zero takes the
+// default.
+type Rate struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     float64 `yaml:"burst"`
+}
+
+func (f Flood) set() bool { return f != Flood{} }
 
 // Timeouts for connections and shutdown.
 type Timeouts struct {
@@ -153,6 +208,9 @@ type Timeouts struct {
 	Drain time.Duration `yaml:"drain"`
 	// Keepalive probes the relay's upstream connections.
 	Keepalive Keepalive `yaml:"keepalive"`
+	// WriteStall drops a peer that does not take a write within it (a
+	// client that stopped reading its socket). Default 30s. Relay.
+	WriteStall time.Duration `yaml:"write_stall"`
 }
 
 // Keepalive is how relay listeners find upstream connections whose peer

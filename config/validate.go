@@ -54,6 +54,9 @@ func (c *Config) validate() error {
 	if c.Limits.MaxMessageSize > 1<<31-1 {
 		return errorf("limits.max_message_size", "%d is over the 2 GiB a gRPC message can have", c.Limits.MaxMessageSize)
 	}
+	if err := c.validateLimits(); err != nil {
+		return err
+	}
 	if c.Timeouts.Connect < 0 {
 		return errorf("timeouts.connect", "%s is negative", c.Timeouts.Connect)
 	}
@@ -61,6 +64,69 @@ func (c *Config) validate() error {
 		return errorf("timeouts.drain", "%s is negative", c.Timeouts.Drain)
 	}
 	return c.Timeouts.Keepalive.validate("timeouts.keepalive")
+}
+
+// validateLimits checks the limits' ranges, and refuses those the grpc
+// dataplane has no equivalent for when a listener uses it.
+func (c *Config) validateLimits() error {
+	l := c.Limits
+	for _, f := range []struct {
+		key       string
+		v, lo, hi int64
+	}{
+		{"stream_window", int64(l.StreamWindow), 1024, 1<<31 - 1},
+		{"connection_window", int64(l.ConnectionWindow), 65535, 1<<31 - 1},
+		{"max_header_list_size", int64(l.MaxHeaderListSize), 1024, 1<<32 - 1},
+		{"max_continuations", int64(l.MaxContinuations), 1, 1 << 16},
+		{"write_buffer", int64(l.WriteBuffer), 16 << 10, 1 << 30},
+		{"buffer_budget", int64(l.BufferBudget), 1 << 20, 1 << 50},
+		{"upstream_connections", int64(l.UpstreamConnections), 1, 1 << 10},
+	} {
+		if f.v != 0 && (f.v < f.lo || f.v > f.hi) {
+			return errorf("limits."+f.key, "%d is outside %d..%d", f.v, f.lo, f.hi)
+		}
+	}
+	for _, r := range []struct {
+		key string
+		r   Rate
+	}{{"resets", l.Flood.Resets}, {"pings", l.Flood.Pings}, {"settings", l.Flood.Settings}, {"empty_frames", l.Flood.EmptyFrames}} {
+		if r.r.PerSecond < 0 || r.r.Burst < 0 || (r.r.Burst > 0 && r.r.Burst < 1) {
+			return errorf("limits.flood."+r.key, "per_second must not be negative and burst must be at least 1")
+		}
+	}
+	if c.Timeouts.WriteStall < 0 {
+		return errorf("timeouts.write_stall", "%s is negative", c.Timeouts.WriteStall)
+	}
+	relays := 0
+	for _, ln := range c.Listeners {
+		if ln.Protocol == ProtocolGRPC && ln.Dataplane == DataplaneRelay {
+			relays++
+		}
+	}
+	if l.BufferBudget != 0 && relays == 0 {
+		return errorf("limits.buffer_budget", "applies to relay listeners, and there is none")
+	}
+	for i, ln := range c.Listeners {
+		if ln.Protocol != ProtocolGRPC || ln.Dataplane != DataplaneGRPC {
+			continue
+		}
+		relayOnly := []struct {
+			key string
+			set bool
+		}{
+			{"limits.max_continuations", l.MaxContinuations != 0},
+			{"limits.write_buffer", l.WriteBuffer != 0},
+			{"limits.upstream_connections", l.UpstreamConnections != 0},
+			{"limits.flood", l.Flood.set()},
+			{"timeouts.write_stall", c.Timeouts.WriteStall != 0},
+		}
+		for _, f := range relayOnly {
+			if f.set {
+				return errorf(f.key, "is not supported by dataplane grpc (listeners[%d]); it applies to the relay only", i)
+			}
+		}
+	}
+	return nil
 }
 
 func (k Keepalive) validate(path string) error {
@@ -91,6 +157,9 @@ func (c *Config) validateListener(l Listener, path string) error {
 	}
 	if l.Cluster != "" {
 		return errorf(path+".cluster", "is for tcp listeners; a grpc listener uses routes and default_cluster")
+	}
+	if l.TCP.MaxConnections < 0 {
+		return errorf(path+".max_connections", "%d is negative", l.TCP.MaxConnections)
 	}
 	if l.Dataplane != DataplaneRelay && l.Dataplane != DataplaneGRPC {
 		return errorf(path+".dataplane", "%q is not %q or %q", l.Dataplane, DataplaneRelay, DataplaneGRPC)

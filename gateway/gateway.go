@@ -5,6 +5,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,8 @@ type Gateway struct {
 	metrics   *metrics.Metrics
 	registry  prometheus.Registerer
 	replayMem *h2relay.ByteBudget // see replayMemory
+	// budget bounds the bytes every relay listener holds for peers.
+	budget *h2relay.Budget
 }
 
 // SetMetrics makes every listener report to m, and registers per-listener
@@ -44,7 +47,8 @@ func (g *Gateway) SetMetrics(m *metrics.Metrics, reg prometheus.Registerer) {
 
 // New builds the clusters of cfg without starting them.
 func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
-	g := &Gateway{cfg: cfg, log: log, clusters: map[string]*cluster{}}
+	g := &Gateway{cfg: cfg, log: log, clusters: map[string]*cluster{},
+		budget: h2relay.NewBudget(cmp.Or(int64(cfg.Limits.BufferBudget), h2relay.DefaultBudget))}
 	for name, cc := range cfg.Clusters {
 		c, err := g.newCluster(cfg, name, cc)
 		if err != nil {
@@ -70,6 +74,9 @@ func (g *Gateway) Start(ctx context.Context) error {
 		cs = append(cs, c)
 	}
 	g.awaitFirstSets(cs)
+	if g.registry != nil {
+		_ = g.registry.Register(budgetCollector{g.budget})
+	}
 	for _, lc := range g.cfg.Listeners {
 		l, err := g.startListener(lc)
 		if err != nil {

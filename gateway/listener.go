@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc/codes"
 )
 
@@ -126,9 +128,13 @@ func (g *Gateway) startListener(lc config.Listener) (*listener, error) {
 }
 
 func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.Config) *proxy.Server {
+	lim := g.cfg.Limits
 	opts := proxy.ServerOptions{
-		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
-		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		MaxMessageSize:       int(lim.MaxMessageSize),
+		MaxConcurrentStreams: lim.MaxConcurrentStreams,
+		StreamWindow:         int32(lim.StreamWindow),
+		ConnWindow:           int32(lim.ConnectionWindow),
+		MaxHeaderListSize:    uint32(lim.MaxHeaderListSize),
 		TLS:                  tlsConf,
 	}
 	if g.metrics != nil {
@@ -136,14 +142,29 @@ func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.C
 		opts.Picked = metrics.PickedEndpoint
 	}
 	srv := proxy.NewServer(g.routes(lc), opts)
+	lis = netutil.LimitListener(lis, cmp.Or(lc.TCP.MaxConnections, h2relay.DefaultMaxConnections))
 	g.wg.Go(func() { _ = srv.Serve(lis) })
 	return srv
 }
 
 func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accesslog.Logger) *h2relay.Server {
+	lim := g.cfg.Limits
 	opts := h2relay.Options{
-		MaxMessageSize:       int(g.cfg.Limits.MaxMessageSize),
-		MaxConcurrentStreams: g.cfg.Limits.MaxConcurrentStreams,
+		MaxMessageSize:       int(lim.MaxMessageSize),
+		MaxConcurrentStreams: lim.MaxConcurrentStreams,
+		StreamWindow:         int32(lim.StreamWindow),
+		ConnWindow:           int32(lim.ConnectionWindow),
+		MaxHeaderListSize:    uint32(lim.MaxHeaderListSize),
+		MaxContinuations:     lim.MaxContinuations,
+		WriteBuffer:          int(lim.WriteBuffer),
+		MaxConnsPerEndpoint:  lim.UpstreamConnections,
+		ResetRate:            h2relay.Rate(lim.Flood.Resets),
+		PingRate:             h2relay.Rate(lim.Flood.Pings),
+		SettingsRate:         h2relay.Rate(lim.Flood.Settings),
+		EmptyRate:            h2relay.Rate(lim.Flood.EmptyFrames),
+		MaxConnections:       lc.TCP.MaxConnections,
+		Budget:               g.budget,
+		WriteStall:           g.cfg.Timeouts.WriteStall,
 		ConnectTimeout:       g.cfg.Timeouts.Connect,
 		Logger:               g.log.With("listener", lc.Name),
 		ReplayBuffer:         int(g.cfg.Limits.RetryBuffer),

@@ -95,6 +95,14 @@ func (g *Gateway) reloadable(cfg *config.Config) error {
 			return fmt.Errorf("reload: listeners[%d] (%s): a tcp listener's cluster or options changed; restart to apply", i, o.Name)
 		}
 	}
+	for i, l := range cfg.Listeners {
+		if l.TCP.MaxConnections != g.cfg.Listeners[i].TCP.MaxConnections {
+			return fmt.Errorf("reload: listeners[%d] (%s): max_connections changed; restart to apply", i, l.Name)
+		}
+	}
+	if cfg.Timeouts.WriteStall != g.cfg.Timeouts.WriteStall {
+		return fmt.Errorf("reload: timeouts.write_stall changed; restart to apply")
+	}
 	if cfg.Limits != g.cfg.Limits {
 		return fmt.Errorf("reload: limits changed; restart to apply")
 	}

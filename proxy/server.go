@@ -24,6 +24,11 @@ type ServerOptions struct {
 	MaxMessageSize int
 	// MaxConcurrentStreams per client connection; 0 keeps grpc's default.
 	MaxConcurrentStreams uint32
+	// StreamWindow and ConnWindow fix the flow-control windows; 0 keeps
+	// grpc's, sized by BDP estimation.
+	StreamWindow, ConnWindow int32
+	// MaxHeaderListSize bounds a header block; 0 keeps grpc's default.
+	MaxHeaderListSize uint32
 	// StreamWorkers is how many goroutines are kept to run calls; 0
 	// selects DefaultStreamWorkers. Calls beyond it get a goroutine each.
 	StreamWorkers uint32
@@ -76,6 +81,15 @@ func NewServer(routes *Routes, opts ServerOptions) *Server {
 	}
 	if opts.MaxConcurrentStreams > 0 {
 		sopts = append(sopts, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))
+	}
+	if opts.StreamWindow > 0 {
+		sopts = append(sopts, grpc.InitialWindowSize(opts.StreamWindow))
+	}
+	if opts.ConnWindow > 0 {
+		sopts = append(sopts, grpc.InitialConnWindowSize(opts.ConnWindow))
+	}
+	if opts.MaxHeaderListSize > 0 {
+		sopts = append(sopts, grpc.MaxHeaderListSize(opts.MaxHeaderListSize))
 	}
 	s.grpc = grpc.NewServer(sopts...)
 	return s

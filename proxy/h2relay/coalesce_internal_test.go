@@ -6,7 +6,7 @@ import "testing"
 // in one queue entry however many frames it came in, and empty frames
 // add nothing; END_STREAM is kept.
 func TestQueueCoalescesData(t *testing.T) {
-	s := &stream{}
+	s := &stream{srv: &Server{o: Options{}.withDefaults()}}
 	s.down.s, s.up.s = s, s
 	s.up.queue = s.up.queueBuf[:0]
 	for range 1000 {
@@ -26,5 +26,12 @@ func TestQueueCoalescesData(t *testing.T) {
 	ch := s.up.queue[0]
 	if len(ch.data) != 2000 || string(ch.data[:4]) != "abab" || !ch.end || ch.borrowed {
 		t.Fatalf("queued %d bytes %q…, end %v, borrowed %v", len(ch.data), ch.data[:4], ch.end, ch.borrowed)
+	}
+	if held, used := s.up.held.Load(), s.srv.o.Budget.Stats().Used; held != 2000 || used != 2000 {
+		t.Fatalf("held %d, budget used %d; want 2000", held, used)
+	}
+	s.up.finishLocked()
+	if used := s.srv.o.Budget.Stats().Used; used != 0 {
+		t.Fatalf("budget used %d after the leg closed", used)
 	}
 }

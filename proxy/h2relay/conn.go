@@ -165,7 +165,10 @@ func (c *conn) flushLoop() {
 		c.mu.Unlock()
 		applyRefunds(refunds, nil)
 		if len(b) > 0 {
-			if _, err := c.rw.Write(b); err != nil {
+			c.o.Budget.add(int64(len(b)))
+			_, err := c.rw.Write(b)
+			c.o.Budget.add(-int64(len(b)))
+			if err != nil {
 				c.nc.Close()
 				return
 			}

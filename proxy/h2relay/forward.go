@@ -40,7 +40,7 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 		dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
 	}
 	sent := dst.pumpLocked(b)
-	keepLast(dst.queue)
+	dst.keepLast()
 	mu.Unlock()
 	refundTo(src, sent, b)
 }
@@ -60,16 +60,19 @@ func (l *leg) coalesce(data []byte, end bool) bool {
 	}
 	last.data = append(last.data, data...)
 	last.end = end
+	l.hold(len(data))
 	return true
 }
 
-// keepLast copies what the last chunk of q borrows from a reader's
-// buffers, when pumping could not send it at once.
-func keepLast(q []chunk) {
+// keepLast copies what the last chunk of l's queue borrows from a
+// reader's buffers, when pumping could not send it at once.
+func (l *leg) keepLast() {
+	q := l.queue
 	if n := len(q); n > 0 && q[n-1].borrowed {
 		q[n-1].data = slices.Clone(q[n-1].data)
 		q[n-1].fields = slices.Clone(q[n-1].fields)
 		q[n-1].borrowed = false
+		l.hold(len(q[n-1].data))
 	}
 }
 
@@ -86,7 +89,7 @@ func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
 	}
 	dst.queue = append(dst.queue, chunk{fields: fields, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
-	keepLast(dst.queue)
+	dst.keepLast()
 	mu.Unlock()
 	refundTo(dst.peer(), sent, b)
 }

@@ -63,6 +63,7 @@ type leg struct {
 	id   uint32
 
 	sendWin, recvWin, unacked int32
+	held                      atomic.Int64 // bytes the queue owns, counted in the Budget
 	queue                     []chunk
 	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
 	sentEnd, recvEnd, closed  bool
@@ -158,6 +159,9 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 				sent += n
 			}
 			c.moved = true
+			if !ch.borrowed && !ch.replayed {
+				l.hold(-int(n))
+			}
 			if ch.data = ch.data[n:]; len(ch.data) > 0 {
 				continue
 			}
@@ -207,6 +211,7 @@ func (l *leg) finishLocked() {
 	if l.isUp() {
 		l.s.rp.drop(l.s.srv)
 	}
+	l.hold(-int(l.held.Load()))
 	if dropped > 0 {
 		if src := l.peer().conn.Load(); src != nil {
 			src.lateRefund.Add(dropped)

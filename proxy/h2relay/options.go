@@ -14,7 +14,10 @@ type Options struct {
 	MaxMessageSize int
 	// MaxConcurrentStreams per client connection (1000).
 	MaxConcurrentStreams uint32
-	// StreamWindow is the receive window per stream, both sides (1 MiB).
+	// StreamWindow is the receive window per stream, both sides (256
+	// KiB). It bounds what the relay holds for each stream: an upstream
+	// connection's window goes back as bytes arrive, a stream's only as
+	// its client takes them.
 	StreamWindow int32
 	// ConnWindow is the receive window per connection, both sides (4 MiB).
 	ConnWindow int32
@@ -43,12 +46,18 @@ type Options struct {
 	// answer GOAWAY too_many_pings.
 	KeepaliveMinTime time.Duration
 	// WriteBuffer bounds the DATA buffered for one peer beyond the write
-	// under way (256 KiB): more stays queued on its stream, held by the
+	// under way (1 MiB): more stays queued on its stream, held by the
 	// stream's window, until the peer takes what is buffered.
 	WriteBuffer int
 	// WriteStall ends a connection whose peer does not take a write
 	// within it (30 s): a client that stops reading its socket.
 	WriteStall time.Duration
+	// MaxConnections bounds the client connections a Server serves at
+	// once (DefaultMaxConnections): at the cap it stops accepting until one ends.
+	MaxConnections int
+	// Budget bounds the bytes held for peers, shared by the Servers of a
+	// process; nil gives the Server a budget of its own (DefaultBudget).
+	Budget *Budget
 	// MaxConnsPerEndpoint bounds the upstream pool of one endpoint (4).
 	MaxConnsPerEndpoint int
 	// UpstreamTLS, when set, dials endpoints over TLS with ALPN "h2";
@@ -96,6 +105,10 @@ const (
 	DefaultReplayMemory = 64 << 20
 )
 
+// DefaultMaxConnections is a listener's cap on client connections when
+// Options.MaxConnections is zero.
+const DefaultMaxConnections = 10000
+
 // Observation is one finished client call.
 type Observation struct {
 	// Method is the request's :path; Cluster is "" when unrouted.
@@ -140,7 +153,7 @@ func (o Options) withDefaults() Options {
 			*v = d
 		}
 	}
-	def(&o.StreamWindow, 1<<20)
+	def(&o.StreamWindow, 256<<10)
 	def(&o.ConnWindow, 4<<20)
 	o.StreamWindow = max(o.StreamWindow, 1024)
 	o.ConnWindow = max(o.ConnWindow, defaultWindow)
@@ -148,7 +161,13 @@ func (o Options) withDefaults() Options {
 		o.MaxMessageSize = 4 << 20
 	}
 	if o.WriteBuffer <= 0 {
-		o.WriteBuffer = 256 << 10
+		o.WriteBuffer = 1 << 20
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.Budget == nil {
+		o.Budget = NewBudget(DefaultBudget)
 	}
 	if o.MaxConcurrentStreams == 0 {
 		o.MaxConcurrentStreams = 1000

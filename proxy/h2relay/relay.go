@@ -39,6 +39,9 @@ type Server struct {
 	// replayMem is o.ReplayMemory.
 	replayMem *ByteBudget
 
+	// slots holds a token per client connection served (MaxConnections).
+	slots chan struct{}
+
 	mu       sync.Mutex
 	lis      map[net.Listener]struct{}
 	conns    map[*downConn]struct{}
@@ -51,11 +54,13 @@ type Server struct {
 // balancers.
 func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 	s := &Server{o: o.withDefaults(), lis: map[net.Listener]struct{}{}, conns: map[*downConn]struct{}{}, quit: make(chan struct{})}
+	s.slots = make(chan struct{}, s.o.MaxConnections)
 	s.SetRoutes(router, clusters)
 	s.replayMem = s.o.ReplayMemory
 	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.reapIdle()
+	go s.shedLoop()
 	if s.o.KeepaliveInterval > 0 {
 		s.wg.Add(1)
 		go s.tr.keepaliveLoop(s.quit)
@@ -96,11 +101,15 @@ func (s *Server) Serve(lis net.Listener) error {
 	s.lis[lis] = struct{}{}
 	s.mu.Unlock()
 	for {
+		if !s.admit() {
+			return nil
+		}
 		nc, err := lis.Accept()
 		if err != nil {
 			s.mu.Lock()
 			stopped := s.stopped
 			s.mu.Unlock()
+			<-s.slots
 			if stopped || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
@@ -110,8 +119,35 @@ func (s *Server) Serve(lis net.Listener) error {
 		go func() {
 			defer s.wg.Done()
 			s.ServeConn(nc)
+			<-s.slots
 		}()
 	}
+}
+
+// admit waits until the Server may accept another connection: it
+// serves fewer than MaxConnections and the Budget is not pressed. It
+// returns false once the Server stops.
+func (s *Server) admit() bool {
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.quit:
+		return false
+	}
+	if !s.o.Budget.pressed() {
+		return true
+	}
+	s.o.Budget.paused.Add(1)
+	t := time.NewTicker(shedEvery)
+	defer t.Stop()
+	for s.o.Budget.pressed() {
+		select {
+		case <-t.C:
+		case <-s.quit:
+			<-s.slots
+			return false
+		}
+	}
+	return true
 }
 
 // ServeConn relays one connection that speaks HTTP/2 from its first

@@ -32,6 +32,10 @@ func (d *downConn) onHeaders(f *http2.HeadersFrame) error {
 	}
 	d.lastID = id
 	refuse := d.gone || d.open >= int(d.o.MaxConcurrentStreams)
+	if !refuse && d.o.Budget.pressed() {
+		refuse = true
+		d.o.Budget.refused.Add(1)
+	}
 	d.mu.Unlock()
 	if err != nil {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}

@@ -160,6 +160,7 @@ func (uc *upConn) detachLocked(l *leg, cancel bool) (back int32) {
 		}
 	}
 	clear(l.queue)
+	l.hold(-int(l.held.Load()))
 	s := l.s
 	l.queue = l.queueBuf[:0]
 	if len(s.rp.body) > 0 || s.rp.end {
