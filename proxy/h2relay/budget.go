@@ -88,13 +88,35 @@ func (b *Budget) tripped() <-chan struct{} {
 	return b.overCh
 }
 
-// hold counts n bytes more (or fewer) held in l's queue.
+// hold counts n bytes more (or fewer) held in l's queue: DATA copied
+// from a reader's buffers (keepLast, coalesce) until written or dropped.
 func (l *leg) hold(n int) {
-	if n == 0 {
-		return
+	if n != 0 {
+		l.s.srv.o.Budget.add(int64(n))
 	}
-	l.held.Add(int64(n))
-	l.s.srv.o.Budget.add(int64(n))
+}
+
+// ownedLocked is what l's queue holds in the Budget: its DATA that is
+// neither borrowed (never left queued) nor a replay buffer's.
+func (l *leg) ownedLocked() int {
+	n := 0
+	for _, ch := range l.queue {
+		if !ch.borrowed && !ch.replayed {
+			n += len(ch.data)
+		}
+	}
+	return n
+}
+
+// held is what s holds in the Budget, both ways.
+func (s *stream) held() int64 {
+	var n int
+	for _, l := range []*leg{&s.down, &s.up} {
+		mu := l.lock()
+		n += l.ownedLocked()
+		mu.Unlock()
+	}
+	return int64(n)
 }
 
 // shedLoop runs the Server's part of the budget: whenever use is over
@@ -150,16 +172,19 @@ func (s *Server) shed() {
 	s.each(func(d *downConn) {
 		d.mu.Lock()
 		for _, l := range d.streams {
-			if n := l.held.Load() + l.s.up.held.Load(); n > 0 {
-				hs = append(hs, heavy{d, l, n})
-			}
+			hs = append(hs, heavy{d: d, l: l})
 		}
 		d.mu.Unlock()
 	})
+	// Weighed outside the client connection's lock: a stream's up leg
+	// is guarded by another, never taken while holding it.
+	for i := range hs {
+		hs[i].held = hs[i].l.s.held()
+	}
 	slices.SortFunc(hs, func(x, y heavy) int { return cmp.Compare(y.held, x.held) })
 	over := b.used.Load() - b.high
 	for _, h := range hs {
-		if over <= 0 {
+		if over <= 0 || h.held == 0 {
 			break
 		}
 		over -= h.held

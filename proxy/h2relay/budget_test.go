@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"golang.org/x/net/http2"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -11,7 +12,8 @@ import (
 
 // With the process's budget spent by streams whose client never takes
 // its replies, the relay sends idle connections GOAWAY and resets the
-// streams holding the most bytes, and then serves again.
+// streams holding the most bytes; once that client is gone it serves
+// again.
 func TestBudgetShedsHeaviestStreams(t *testing.T) {
 	b := startBackend(t, "b0")
 	budget := h2relay.NewBudget(1 << 20)
@@ -44,6 +46,8 @@ func TestBudgetShedsHeaviestStreams(t *testing.T) {
 	if st.StreamResets == 0 || st.IdleGoAways == 0 {
 		t.Fatalf("budget stats %+v: want resets and GOAWAYs", st)
 	}
+	r.nc.Close()
+	testutil.WaitFor(t, 20*time.Second, "the budget to be free again", func() bool { return budget.Stats().Used == 0 })
 	client := dialClient(t, addr)
 	if _, err := client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{}); err != nil {
 		t.Fatalf("a call after the relay shed load: %v", err)

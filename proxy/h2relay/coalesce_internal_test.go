@@ -8,6 +8,7 @@ import "testing"
 func TestQueueCoalescesData(t *testing.T) {
 	s := &stream{srv: &Server{o: Options{}.withDefaults()}}
 	s.down.s, s.up.s = s, s
+	s.rp.off = true // no replay buffer: the queue alone is under test
 	s.up.queue = s.up.queueBuf[:0]
 	for range 1000 {
 		forwardData(&s.down, nil, false, nil)
@@ -27,7 +28,7 @@ func TestQueueCoalescesData(t *testing.T) {
 	if len(ch.data) != 2000 || string(ch.data[:4]) != "abab" || !ch.end || ch.borrowed {
 		t.Fatalf("queued %d bytes %q…, end %v, borrowed %v", len(ch.data), ch.data[:4], ch.end, ch.borrowed)
 	}
-	if held, used := s.up.held.Load(), s.srv.o.Budget.Stats().Used; held != 2000 || used != 2000 {
+	if held, used := s.held(), s.srv.o.Budget.Stats().Used; held != 2000 || used != 2000 {
 		t.Fatalf("held %d, budget used %d; want 2000", held, used)
 	}
 	s.up.finishLocked()

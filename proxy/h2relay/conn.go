@@ -80,6 +80,9 @@ type conn struct {
 type bufWriter struct{ c *conn }
 
 func (w bufWriter) Write(p []byte) (int, error) {
+	if w.c.wbuf == nil {
+		w.c.wbuf = getWriteBuf()
+	}
 	w.c.wbuf = append(w.c.wbuf, p...)
 	if len(w.c.wbuf) > w.c.o.WriteBuffer+controlSlack {
 		w.c.nc.Close()
@@ -178,9 +181,41 @@ func (c *conn) flushLoop() {
 			return
 		}
 		spare = nil
-		if cap(b) <= 1<<20 {
-			spare = b
+		if len(c.wake) > 0 {
+			// More to write already: the next swap reuses b.
+			if cap(b) <= maxPooledBuffer {
+				spare = b
+			}
+			continue
 		}
+		// Nothing more for now: the buffers go back to the pool, so
+		// that an idle connection keeps none.
+		putWriteBuf(b)
+		c.mu.Lock()
+		if len(c.wbuf) == 0 {
+			putWriteBuf(c.wbuf)
+			c.wbuf = nil
+		}
+		c.mu.Unlock()
+	}
+}
+
+// maxPooledBuffer is the largest write buffer kept for reuse.
+const maxPooledBuffer = 1 << 20
+
+// writeBufs pools empty write buffers across connections.
+var writeBufs sync.Pool
+
+func getWriteBuf() []byte {
+	if b, ok := writeBufs.Get().([]byte); ok {
+		return b
+	}
+	return make([]byte, 0, 4<<10)
+}
+
+func putWriteBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxPooledBuffer {
+		writeBufs.Put(b[:0]) //nolint:staticcheck // a slice header per put; an idle connection keeps no buffer
 	}
 }
 

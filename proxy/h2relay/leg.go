@@ -63,7 +63,6 @@ type leg struct {
 	id   uint32
 
 	sendWin, recvWin, unacked int32
-	held                      atomic.Int64 // bytes the queue owns, counted in the Budget
 	queue                     []chunk
 	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
 	sentEnd, recvEnd, closed  bool
@@ -207,11 +206,11 @@ func (l *leg) finishLocked() {
 			dropped += int32(len(ch.data))
 		}
 	}
+	l.hold(-l.ownedLocked())
 	l.queue = nil
 	if l.isUp() {
 		l.s.rp.drop(l.s.srv)
 	}
-	l.hold(-int(l.held.Load()))
 	if dropped > 0 {
 		if src := l.peer().conn.Load(); src != nil {
 			src.lateRefund.Add(dropped)

@@ -159,8 +159,8 @@ func (uc *upConn) detachLocked(l *leg, cancel bool) (back int32) {
 			back += int32(len(ch.data))
 		}
 	}
+	l.hold(-l.ownedLocked())
 	clear(l.queue)
-	l.hold(-int(l.held.Load()))
 	s := l.s
 	l.queue = l.queueBuf[:0]
 	if len(s.rp.body) > 0 || s.rp.end {
