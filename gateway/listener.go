@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"time"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/accesslog"
