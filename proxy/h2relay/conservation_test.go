@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,13 +59,8 @@ func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 		Begin:   func(string, string) any { gauge.Add(1); return nil },
 		Observe: func(h2relay.Observation) { gauge.Add(-1) },
 	})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecureCreds()))
+	addr := serveRelay(t, srv)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
 	if err != nil {
 		t.Fatal(err)
 	}

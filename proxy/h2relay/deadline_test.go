@@ -2,13 +2,11 @@ package h2relay_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/proxy/h2relay"
-	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -19,14 +17,8 @@ import (
 func TestExpiredDeadlinesAreNotTheEndpoints(t *testing.T) {
 	b := startBackend(t, "b0")
 	rec := &recorder{addr: b.addr}
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	_, addr := startRelayBal(t, h2relay.Options{}, rec)
+	client := dialClient(t, addr)
 	if _, err := client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{}); err != nil {
 		t.Fatal(err) // connected: the short calls below reach the relay
 	}

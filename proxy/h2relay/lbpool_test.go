@@ -3,13 +3,11 @@ package h2relay_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
-	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc/codes"
@@ -29,14 +27,8 @@ func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 	<-guard.Ready()
 	bal, stop := h2relay.NewLBPool(lb.NewPool("c", lb.Options{}), guard)
 	t.Cleanup(stop)
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	_, addr := startRelayBal(t, h2relay.Options{}, bal)
+	client := dialClient(t, addr)
 	failures := 0
 	for range 200 {
 		if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {

@@ -1,7 +1,6 @@
 package h2relay_test
 
 import (
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -29,17 +28,12 @@ func TestObserveReportsEveryCall(t *testing.T) {
 			seen = append(seen, o)
 		},
 	})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	addr := serveRelay(t, srv)
+	client := dialClient(t, addr)
 	ctx := ctxTimeout(t, 5*time.Second)
 	client.UnaryCall(ctx, &testpb.SimpleRequest{})
 	client.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Code: int32(codes.NotFound)}})
-	dialConn(t, lis.Addr().String()).Invoke(ctx, "/unknown.S/M", &testpb.Empty{}, &testpb.Empty{})
+	dialConn(t, addr).Invoke(ctx, "/unknown.S/M", &testpb.Empty{}, &testpb.Empty{})
 	want := []h2relay.Observation{
 		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.OK, Begun: "begun /grpc.testing.TestService/UnaryCall c"},
 		{Method: "/grpc.testing.TestService/UnaryCall", Cluster: "c", Endpoint: b.addr, Code: codes.NotFound, Begun: "begun /grpc.testing.TestService/UnaryCall c"},

@@ -61,14 +61,8 @@ func (r *recorder) last(t *testing.T, n int) h2relay.Outcome {
 func TestOutcomesReachTheBalancer(t *testing.T) {
 	b := startBackend(t, "b0")
 	rec := &recorder{addr: b.addr}
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rec}, h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	_, addr := startRelayBal(t, h2relay.Options{}, rec)
+	client := dialClient(t, addr)
 	ctx := ctxTimeout(t, 10*time.Second)
 
 	if _, err := client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
@@ -139,14 +133,8 @@ func (c altCall) End(h2relay.Outcome) {
 func TestRepickedCallsAreEnded(t *testing.T) {
 	b := startBackend(t, "b0")
 	alt := &alternating{addrs: [2]string{b.addr, deadAddr(t)}}
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": alt}, h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	_, addr := startRelayBal(t, h2relay.Options{}, alt)
+	client := dialClient(t, addr)
 	failures := 0
 	for range 20 {
 		if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
@@ -180,13 +168,8 @@ func TestSetRoutes(t *testing.T) {
 		return map[string]h2relay.Balancer{"c": &recorder{addr: addr}}
 	}
 	srv := h2relay.NewServer(route.NewTable("c"), to(b0.addr), h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	addr := serveRelay(t, srv)
+	client := dialClient(t, addr)
 	served := func() string {
 		resp, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{})
 		if err != nil {

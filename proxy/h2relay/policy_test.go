@@ -3,7 +3,6 @@ package h2relay_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -34,13 +33,7 @@ func unavailablePolicy() *h2relay.RetryPolicy {
 func startPolicyRelay(t *testing.T, o h2relay.Options, p *h2relay.RetryPolicy, bal h2relay.Balancer) string {
 	t.Helper()
 	srv := h2relay.NewServer(policyRouter{p}, map[string]h2relay.Balancer{"c": bal}, o)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return serveRelay(t, srv)
 }
 
 // lbBalancer is the lb core over addrs, as strait runs it.

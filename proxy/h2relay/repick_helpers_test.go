@@ -84,13 +84,7 @@ func (c scriptCall) End(o h2relay.Outcome) {
 func startRelayBal(t *testing.T, o h2relay.Options, bal h2relay.Balancer) (*h2relay.Server, string) {
 	t.Helper()
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, o)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return srv, lis.Addr().String()
+	return srv, serveRelay(t, srv)
 }
 
 // unaryAll makes n calls, at most par at once, and returns their errors.

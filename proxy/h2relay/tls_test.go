@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/proxy/h2relay"
-	"github.com/straitproxy/strait/route"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -95,14 +94,8 @@ func TestTLSBalancer(t *testing.T) {
 	cert, roots := selfSigned(t)
 	b := startBackend(t, "b0", grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
 	bal := tlsRecorder{&recorder{addr: b.addr}, &tls.Config{RootCAs: roots}}
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	client := dialClient(t, lis.Addr().String())
+	_, addr := startRelayBal(t, h2relay.Options{}, bal)
+	client := dialClient(t, addr)
 	if _, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{}); err != nil {
 		t.Fatalf("to a TLS endpoint: %v", err)
 	}
