@@ -17,9 +17,11 @@
 // handles every frame the client sends, and a flusher (conn.flushLoop).
 // Per upstream connection (upConn): the same pair, started by upConn.run
 // once a pool's dial succeeds; each dial runs on a goroutine of its own
-// (pool.dial). Short-lived goroutines: pool.redispatch (below), and the
+// (pool.dial). Short-lived goroutines: pool.redispatch (below), the
 // close of a connection whose keep-alive PING went unanswered
-// (upConn.lose), since a TLS close may block on a vanished peer. All of
+// (upConn.lose), since a TLS close may block on a vanished peer, and a
+// call's retry waiting out its backoff (stream.retry; it gives up when
+// the Server stops). All of
 // them are counted in the Server's WaitGroup, which Stop waits for.
 //
 // # Who owns what
