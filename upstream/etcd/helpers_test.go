@@ -3,7 +3,6 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -16,8 +15,8 @@ import (
 
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
+	"github.com/straitproxy/strait/internal/testutil/proxytest"
 	"github.com/straitproxy/strait/proxy"
-	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -115,24 +114,8 @@ func startBackend(t *testing.T, name string) *backend.Server {
 // connected to strait.
 func throughStrait(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 	t.Helper()
-	cl, err := proxy.NewCluster("user", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20, ConnectTimeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	r := route.NewTable("user")
-	srv := proxy.NewServer(&proxy.Routes{Table: r, Clusters: map[string]*proxy.Cluster{"user": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() { srv.Stop(); <-served })
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	addr := proxytest.Start(t, "user", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20, ConnectTimeout: time.Second})
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

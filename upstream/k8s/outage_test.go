@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/loadtest"
-	"github.com/straitproxy/strait/route"
-	"net"
+	"github.com/straitproxy/strait/internal/testutil/proxytest"
 	"strings"
 	"testing"
 	"time"
@@ -171,27 +170,7 @@ func port(t *testing.T, s *backend.Server) int32 {
 // and returns a client connection to it.
 func throughProxy(t *testing.T, g *upstream.Guard) *grpc.ClientConn {
 	t.Helper()
-	cl, err := proxy.NewCluster("svc", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("svc"), Clusters: map[string]*proxy.Cluster{"svc": cl}},
-		proxy.ServerOptions{MaxMessageSize: 4 << 20})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
-	return throughAddr(t, lis.Addr().String())
+	return throughAddr(t, proxytest.Start(t, "svc", g, proxy.ClusterOptions{MaxMessageSize: 4 << 20}))
 }
 
 // throughAddr returns a client connection to a strait listener.
