@@ -7,7 +7,7 @@
 //
 // # Goroutines
 //
-// Per Server: one idle sweeper (Server.reapIdle: idle client
+// Per Server: one idle sweeper (Server.idleLoop: idle client
 // connections, and through transport.reapIdle idle upstream ones) and,
 // with KeepaliveInterval set, one keep-alive sweeper
 // (transport.keepaliveLoop). Per listener: the accept loop, which runs in

@@ -59,7 +59,7 @@ func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 	s.replayMem = s.o.ReplayMemory
 	s.tr = &transport{o: &s.o, wg: &s.wg, pools: map[poolKey]*pool{}}
 	s.wg.Add(2)
-	go s.reapIdle()
+	go s.idleLoop()
 	go s.shedLoop()
 	if s.o.KeepaliveInterval > 0 {
 		s.wg.Add(1)
@@ -216,9 +216,9 @@ func (s *Server) each(fn func(d *downConn)) {
 	}
 }
 
-// reapIdle closes client and upstream connections that had no stream
+// idleLoop closes client and upstream connections that had no stream
 // for IdleTimeout.
-func (s *Server) reapIdle() {
+func (s *Server) idleLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(max(s.o.IdleTimeout/4, 10*time.Millisecond))
 	defer t.Stop()
