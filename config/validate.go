@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
 )
@@ -37,6 +38,9 @@ func (c *Config) validate() error {
 			return err
 		}
 		if err := validateAccessLog(l, path+".access_log"); err != nil {
+			return err
+		}
+		if err := c.validatePolicy(l, path); err != nil {
 			return err
 		}
 	}
@@ -190,6 +194,33 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if l.DefaultCluster != "" {
 		if _, ok := c.Clusters[l.DefaultCluster]; !ok {
 			return errorf(path+".default_cluster", "%q is not a defined cluster", l.DefaultCluster)
+		}
+	}
+	return nil
+}
+
+// validatePolicy refuses a balancer policy the listener's data path does
+// not run: only the grpc-go path has round_robin and least_request; the
+// relay and L4 balance every cluster with p2c_ewma.
+func (c *Config) validatePolicy(l Listener, path string) error {
+	if l.Protocol == ProtocolGRPC && l.Dataplane == DataplaneGRPC {
+		return nil
+	}
+	used := []string{l.Cluster, l.DefaultCluster}
+	for _, r := range l.Routes {
+		used = append(used, r.Cluster)
+	}
+	for _, name := range used {
+		if p := c.Clusters[name].Balancer.Policy; name != "" && p != "" && p != lb.PolicyP2CEWMA {
+			who, via := path, "dataplane "+l.Dataplane
+			if l.Name != "" {
+				who += " (" + l.Name + ")"
+			}
+			if l.Protocol == ProtocolTCP {
+				via = "protocol tcp"
+			}
+			return errorf("clusters."+name+".balancer.policy", "%q needs dataplane %q; %s reaches this cluster with %s, which runs %s only",
+				p, DataplaneGRPC, who, via, lb.PolicyP2CEWMA)
 		}
 	}
 	return nil

@@ -83,7 +83,7 @@ listeners:
   - {name: redis, address: 127.0.0.1:6380, protocol: tcp, cluster: redis}
 clusters:
   greeter: {endpoints: [127.0.0.1:10000, 127.0.0.1:10001]}
-  redis: {endpoints: [127.0.0.1:7000], balancer: {policy: round_robin}}
+  redis: {endpoints: [127.0.0.1:7000], balancer: {tau: 1s}}
 `)
 	code, out, errOut := runCheck(path)
 	want := path + `: ok
@@ -96,7 +96,7 @@ listeners: 2
     -> redis
 clusters: 2
   greeter endpoints 127.0.0.1:10000,127.0.0.1:10001 balancer p2c_ewma
-  redis endpoints 127.0.0.1:7000 balancer round_robin
+  redis endpoints 127.0.0.1:7000 balancer p2c_ewma
 `
 	if code != 0 || errOut != "" || out != want {
 		t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, errOut, out, want)
