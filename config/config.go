@@ -11,6 +11,7 @@ import (
 	"github.com/straitproxy/strait/accesslog"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/tcpproxy"
+	"github.com/straitproxy/strait/tracing"
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
 )
@@ -22,6 +23,8 @@ type Config struct {
 	Clusters  map[string]Cluster `yaml:"clusters"`
 	Limits    Limits             `yaml:"limits"`
 	Timeouts  Timeouts           `yaml:"timeouts"`
+	// Tracing, when set, exports a span per relayed call over OTLP.
+	Tracing *tracing.Options `yaml:"tracing"`
 	// StateDir keeps each cluster's last good set for warm starts while a
 	// registry is down. Empty disables saving.
 	StateDir string `yaml:"state_dir"`
@@ -260,6 +263,9 @@ func (c *Config) applyDefaults() {
 		c.Timeouts.Drain = DefaultDrainTimeout
 	}
 	c.Timeouts.Keepalive.applyDefaults()
+	if c.Tracing != nil {
+		*c.Tracing = c.Tracing.WithDefaults()
+	}
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Protocol == "" {

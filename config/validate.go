@@ -67,6 +67,9 @@ func (c *Config) validate() error {
 	if c.Timeouts.Drain < 0 {
 		return errorf("timeouts.drain", "%s is negative", c.Timeouts.Drain)
 	}
+	if err := c.validateTracing(); err != nil {
+		return err
+	}
 	return c.Timeouts.Keepalive.validate("timeouts.keepalive")
 }
 
@@ -128,6 +131,23 @@ func (c *Config) validateLimits() error {
 			if f.set {
 				return errorf(f.key, "is not supported by dataplane grpc (listeners[%d]); it applies to the relay only", i)
 			}
+		}
+	}
+	return nil
+}
+
+// validateTracing refuses tracing where a listener would make no spans:
+// the grpc-go data path has no tracer.
+func (c *Config) validateTracing() error {
+	if c.Tracing == nil {
+		return nil
+	}
+	if err := c.Tracing.Validate("tracing"); err != nil {
+		return &Error{Msg: err.Error()}
+	}
+	for i, l := range c.Listeners {
+		if l.Dataplane == DataplaneGRPC {
+			return errorf("tracing", "listeners[%d] uses dataplane %q, which makes no spans (use %q)", i, DataplaneGRPC, DataplaneRelay)
 		}
 	}
 	return nil

@@ -12,11 +12,13 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy/h2relay"
+	"github.com/straitproxy/strait/tracing"
 )
 
 // Gateway is strait running one configuration at a time.
@@ -37,6 +39,8 @@ type Gateway struct {
 	replayMem *h2relay.ByteBudget // see replayMemory
 	// budget bounds the bytes every relay listener holds for peers.
 	budget *h2relay.Budget
+	// tracer makes the relay listeners' spans; nil without tracing.
+	tracer *tracing.Tracer
 }
 
 // SetMetrics makes every listener report to m, and registers per-listener
@@ -56,6 +60,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Gateway, error) {
 			return nil, err
 		}
 		g.clusters[name] = c
+	}
+	if cfg.Tracing != nil {
+		t, err := tracing.New(*cfg.Tracing)
+		if err != nil {
+			g.closeClusters()
+			return nil, err
+		}
+		g.tracer = t
 	}
 	return g, nil
 }
@@ -174,7 +186,17 @@ func (g *Gateway) stopLocked() {
 	}
 	g.wg.Wait()
 	g.closeClusters()
+	if g.tracer != nil {
+		// The spans of the calls just ended go out, within a bound.
+		ctx, cancel := context.WithTimeout(context.Background(), tracerFlush)
+		_ = g.tracer.Shutdown(ctx)
+		cancel()
+		g.tracer = nil
+	}
 }
+
+// tracerFlush bounds the export of the last spans on shutdown.
+const tracerFlush = 5 * time.Second
 
 func (g *Gateway) closeClusters() {
 	for _, c := range g.clusters {

@@ -16,6 +16,7 @@ import (
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
+	"github.com/straitproxy/strait/tracing"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc/codes"
 )
@@ -176,6 +177,11 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 		opts.Observe = endRelayCall
 		opts.OnRetry = func(cluster string, e h2relay.RetryEvent) { m.Retried(cluster, string(e), e.Skipped()) }
 	}
+	if t := g.tracer; t != nil {
+		opts.Tracer = t
+		opts.Observe = endSpan(opts.Observe, t)
+		opts.Detail = true // for the status message
+	}
 	if alog != nil {
 		opts.Observe = logRelayCall(opts.Observe, lc.Name, alog)
 		opts.Detail = true
@@ -189,6 +195,19 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 func endRelayCall(o h2relay.Observation) {
 	if c, ok := o.Begun.(*metrics.Call); ok {
 		c.End(o.Endpoint, o.Code, o.Duration)
+	}
+}
+
+// endSpan adds ending the call's span to what next does with each
+// finished call.
+func endSpan(next func(h2relay.Observation), t *tracing.Tracer) func(h2relay.Observation) {
+	return func(o h2relay.Observation) {
+		if next != nil {
+			next(o)
+		}
+		if o.Span != nil {
+			t.End(o.Span, o.Endpoint, o.Code, o.Message)
+		}
 	}
 }
 

@@ -103,6 +103,9 @@ func (g *Gateway) reloadable(cfg *config.Config) error {
 	if cfg.Timeouts.WriteStall != g.cfg.Timeouts.WriteStall {
 		return fmt.Errorf("reload: timeouts.write_stall changed; restart to apply")
 	}
+	if !reflect.DeepEqual(cfg.Tracing, g.cfg.Tracing) {
+		return fmt.Errorf("reload: tracing changed; restart to apply")
+	}
 	if cfg.Limits != g.cfg.Limits {
 		return fmt.Errorf("reload: limits changed; restart to apply")
 	}

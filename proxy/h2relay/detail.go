@@ -1,6 +1,7 @@
 package h2relay
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -47,4 +48,26 @@ func (d *callDetail) fill(o *Observation, start time.Duration) {
 		o.FirstByte = time.Duration(fb) - start
 	}
 	o.RequestBytes, o.ResponseBytes = d.reqBytes.Load(), d.respBytes.Load()
+}
+
+// startSpan opens s's span as the child of the request's traceparent
+// and returns the span's. Header values may point into the decoder's
+// buffers, so the request's is copied for the tracer.
+func (s *stream) startSpan(t CallTracer, fields []hpackField) string {
+	var parent string
+	if i := slices.IndexFunc(fields, func(f hpackField) bool { return f.Name == "traceparent" }); i >= 0 {
+		parent = strings.Clone(fields[i].Value)
+	}
+	out, span := t.Start(s.method, s.cluster, parent)
+	s.span = span
+	return out
+}
+
+// withTraceparent puts traceparent in place of the request's, or adds it.
+func withTraceparent(hdrs []hpackField, traceparent string) []hpackField {
+	if i := slices.IndexFunc(hdrs, func(f hpackField) bool { return f.Name == "traceparent" }); i >= 0 {
+		hdrs[i].Value = traceparent
+		return hdrs
+	}
+	return append(hdrs, hpackField{Name: "traceparent", Value: traceparent})
 }

@@ -93,6 +93,10 @@ type Options struct {
 	// metrics; also of calls cut short by their connection's end. It
 	// runs under relay locks: it must not block.
 	Observe func(Observation)
+	// Tracer, when set, opens a span for every routed call; the call
+	// goes upstream with the traceparent it returns, and its span comes
+	// back in Observation.Span.
+	Tracer CallTracer
 	// Detail fills the Observation's detail fields (client, authority,
 	// trace parent, message, attempts, first byte, bytes), for access
 	// logs. Off, they stay zero and cost nothing.
@@ -109,6 +113,15 @@ const (
 // Options.MaxConnections is zero.
 const DefaultMaxConnections = 10000
 
+// CallTracer opens a span per call. Start runs on the client
+// connection's reader: it must not block.
+type CallTracer interface {
+	// Start opens the span of a call routed to cluster, the child of
+	// the request's traceparent ("" when none), and returns the
+	// traceparent to send upstream ("" to leave the request's as is).
+	Start(method, cluster, traceparent string) (outgoing string, span any)
+}
+
 // Observation is one finished client call.
 type Observation struct {
 	// Method is the request's :path; Cluster is "" when unrouted.
@@ -122,6 +135,9 @@ type Observation struct {
 	Duration time.Duration
 	// Begun is what Options.Begin returned for the call.
 	Begun any
+	// Span is what Options.Tracer's Start returned (nil without one, and
+	// for unrouted calls).
+	Span any
 
 	// Set only with Options.Detail:
 

@@ -195,6 +195,7 @@ func (s *Server) observe(st *stream) {
 	if st.detail != nil {
 		st.detail.fill(&o, st.start)
 	}
+	o.Span = st.span
 	s.o.Observe(o)
 }
 

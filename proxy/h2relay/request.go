@@ -111,6 +111,10 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	if d.o.Begin != nil {
 		s.begun = d.o.Begin(path, cluster)
 	}
+	var traceparent string // the span's, to send upstream
+	if t := d.o.Tracer; t != nil && ok {
+		traceparent = s.startSpan(t, fields)
+	}
 	// Published only once begun: from here on an upstream reply, on
 	// another goroutine, may end the call and observe it.
 	d.mu.Lock()
@@ -131,6 +135,9 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	// A copy: the reader's header slice is reused by its next block, and
 	// the replay keeps the headers until the call commits.
 	s.hdrs = slices.Clone(forwardable(fields))
+	if traceparent != "" {
+		s.hdrs = withTraceparent(s.hdrs, traceparent)
+	}
 	s.rp.end = end
 	if end {
 		s.up.queue = append(s.up.queue, chunk{end: true})
