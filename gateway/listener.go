@@ -180,7 +180,6 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 	if t := g.tracer; t != nil {
 		opts.Tracer = t
 		opts.Observe = endSpan(opts.Observe, t)
-		opts.Detail = true // for the status message
 	}
 	if alog != nil {
 		opts.Observe = logRelayCall(opts.Observe, lc.Name, alog)

@@ -8,8 +8,9 @@ import (
 )
 
 // callDetail is what Options.Detail gathers of a call beyond the
-// Observation's basics, for access logs. A call has one only when Detail
-// is set, so calls without it pay one nil check at each point below.
+// Observation's basics, for access logs and spans. A call has one only
+// when Detail or a Tracer is set, so calls without pay one nil check at
+// each point below.
 //
 // The strings are set when the call opens, before it is published, and
 // never change. The counters are written by the goroutines that relay
@@ -20,6 +21,7 @@ import (
 type callDetail struct {
 	client, authority, traceparent string
 	message                        string
+	span                           any // Options.Tracer's; set before the call is published
 	attempts                       atomic.Int32
 	firstByte                      atomic.Int64 // on the relay's clock; 0 until the first response headers
 	reqBytes, respBytes            atomic.Int64
@@ -43,6 +45,7 @@ func newCallDetail(client string, fields []hpackField) *callDetail {
 // fill copies the detail into o; st.start anchors the first byte.
 func (d *callDetail) fill(o *Observation, start time.Duration) {
 	o.Client, o.Authority, o.TraceParent, o.Message = d.client, d.authority, d.traceparent, d.message
+	o.Span = d.span
 	o.Attempts = int(d.attempts.Load())
 	if fb := d.firstByte.Load(); fb != 0 {
 		o.FirstByte = time.Duration(fb) - start
@@ -50,7 +53,7 @@ func (d *callDetail) fill(o *Observation, start time.Duration) {
 	o.RequestBytes, o.ResponseBytes = d.reqBytes.Load(), d.respBytes.Load()
 }
 
-// startSpan opens s's span as the child of the request's traceparent
+// startSpan opens s's span, kept in its detail, as the child of the request's traceparent
 // and returns the span's. Header values may point into the decoder's
 // buffers, so the request's is copied for the tracer.
 func (s *stream) startSpan(t CallTracer, fields []hpackField) string {
@@ -59,7 +62,7 @@ func (s *stream) startSpan(t CallTracer, fields []hpackField) string {
 		parent = strings.Clone(fields[i].Value)
 	}
 	out, span := t.Start(s.method, s.cluster, parent)
-	s.span = span
+	s.detail.span = span
 	return out
 }
 

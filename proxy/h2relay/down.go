@@ -35,7 +35,7 @@ func newDownConn(srv *Server, c *conn) *downConn {
 	d := &downConn{conn: c, srv: srv, hr: newHeaderReader(o.MaxHeaderListSize), idleAt: time.Now(),
 		resets: newBucket(o.ResetRate), pings: newBucket(o.PingRate),
 		settings: newBucket(o.SettingsRate), empties: newBucket(o.EmptyRate)}
-	if o.Detail {
+	if o.Detail || o.Tracer != nil {
 		d.client = c.nc.RemoteAddr().String()
 	}
 	c.down = d

@@ -39,7 +39,6 @@ type stream struct {
 	start           time.Duration // on the relay's clock (sinceStart)
 	begun           any           // Options.Begin's result
 	detail          *callDetail   // with Options.Detail only
-	span            any           // Options.Tracer's, set before the call is published
 	code            codes.Code
 	coded           bool
 }

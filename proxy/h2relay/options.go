@@ -95,7 +95,7 @@ type Options struct {
 	Observe func(Observation)
 	// Tracer, when set, opens a span for every routed call; the call
 	// goes upstream with the traceparent it returns, and its span comes
-	// back in Observation.Span.
+	// back in Observation.Span. It implies Detail.
 	Tracer CallTracer
 	// Detail fills the Observation's detail fields (client, authority,
 	// trace parent, message, attempts, first byte, bytes), for access

@@ -195,7 +195,6 @@ func (s *Server) observe(st *stream) {
 	if st.detail != nil {
 		st.detail.fill(&o, st.start)
 	}
-	o.Span = st.span
 	s.o.Observe(o)
 }
 

@@ -105,7 +105,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	cluster, bal, ok := d.srv.route(path)
 	s.cluster = cluster
 	s.deadline = callDeadline(fields, s.start)
-	if d.o.Detail {
+	if d.o.Detail || d.o.Tracer != nil {
 		s.detail = newCallDetail(d.client, fields)
 	}
 	if d.o.Begin != nil {
