@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -29,7 +30,7 @@ const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 // field reads back as what happened: who called, what, where it went,
 // how it ended, how long and how many bytes.
 func TestAccessLogRelay(t *testing.T) {
-	b := startBackend(t, "b1")
+	b := backend.StartTest(t, "b1")
 	path := filepath.Join(t.TempDir(), "access.log")
 	cfg := parse(t, fmt.Sprintf(`
 listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g, access_log: {path: %q, format: json}}]
@@ -126,7 +127,7 @@ clusters: {g: {endpoints: [%s]}}
 // errors_always logs every failed call while sampling all but none of
 // the successful ones.
 func TestAccessLogErrorsAlways(t *testing.T) {
-	b := startBackend(t, "b1")
+	b := backend.StartTest(t, "b1")
 	path := filepath.Join(t.TempDir(), "access.log")
 	cfg := parse(t, fmt.Sprintf(`
 listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g, access_log: {path: %q, format: json, sample: 0.000001, errors_always: true}}]

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 )
 
 // Through strait with its default balancer, a node ten times slower than
 // its peers gets little traffic, and the status shows why.
 func TestDefaultBalancerAvoidsSlowNode(t *testing.T) {
-	fast1, fast2, slow := startBackend(t, "fast1"), startBackend(t, "fast2"), startBackend(t, "slow")
+	fast1, fast2, slow := backend.StartTest(t, "fast1"), backend.StartTest(t, "fast2"), backend.StartTest(t, "slow")
 	fast1.SetLatency(2 * time.Millisecond)
 	fast2.SetLatency(2 * time.Millisecond)
 	slow.SetLatency(20 * time.Millisecond)

@@ -9,6 +9,8 @@ import (
 
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
+
+	"github.com/straitproxy/strait/internal/testutil/backend"
 )
 
 // Client deadlines shorter than what healthy nodes take run out on the
@@ -21,7 +23,7 @@ func shortDeadlinesNeverEjectAHealthyNode(t *testing.T, dp string) {
 	var addrs []string
 	var served func() uint64
 	for i := range 3 {
-		b := startBackend(t, fmt.Sprintf("b%d", i))
+		b := backend.StartTest(t, fmt.Sprintf("b%d", i))
 		b.SetLatency(200 * time.Millisecond)
 		addrs = append(addrs, b.Addr())
 		prev := served

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -22,7 +23,7 @@ import (
 func TestDrainUnderLoadLosesNoCalls(t *testing.T) { eachDataplane(t, testDrainUnderLoadLosesNoCalls) }
 
 func testDrainUnderLoadLosesNoCalls(t *testing.T, dp string) {
-	b := startBackend(t, "b")
+	b := backend.StartTest(t, "b")
 	cfg := fmt.Sprintf(`
 listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [%s]}}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -34,7 +35,7 @@ func TestDepartedEndpointSeriesAreDeleted(t *testing.T) {
 func testDepartedEndpointSeries(t *testing.T, dp string) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	put(t, cli, "user.rpc/1", a.Addr())
 	put(t, cli, "user.rpc/2", b.Addr())
 	gw, addr, reg := startMetered(t, parse(t, fmt.Sprintf(`
@@ -108,7 +109,7 @@ func traffic(t *testing.T, reg *prometheus.Registry, conn *grpc.ClientConn, l4 s
 // TestDroppedClusterSeriesAreDeleted: a reload that drops a cluster
 // deletes its endpoints' series once it is retired.
 func TestDroppedClusterSeriesAreDeleted(t *testing.T) {
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	two := `
 listeners: [{name: edge, address: 127.0.0.1:0, routes: [{service: helloworld.Greeter, cluster: g}, {service: grpc.testing.TestService, cluster: h}]}]
 clusters: {g: {endpoints: [` + a.Addr() + `]}, h: {endpoints: [` + b.Addr() + `]}}

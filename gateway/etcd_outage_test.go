@@ -13,6 +13,7 @@ import (
 
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 	"github.com/straitproxy/strait/internal/testutil/relay"
 )
@@ -73,7 +74,7 @@ func greeterLoad(t *testing.T, conn *grpc.ClientConn) (ok, failed *atomic.Int64,
 func TestEtcdOutageUnderLoad(t *testing.T) {
 	srv := etcdtest.Start(t)
 	writer := srv.Client(t)
-	a, b, c := startBackend(t, "a"), startBackend(t, "b"), startBackend(t, "c")
+	a, b, c := backend.StartTest(t, "a"), backend.StartTest(t, "b"), backend.StartTest(t, "c")
 	grantPut(t, writer, "user.rpc", a.Addr())
 	leaseB := grantPut(t, writer, "user.rpc", b.Addr())
 	// strait reaches etcd through a relay, to stay cut off while the

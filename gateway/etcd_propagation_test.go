@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestEtcdPropagationThroughStrait(t *testing.T) {
 	srv := etcdtest.Start(t)
 	writer := srv.Client(t)
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	grantPut(t, writer, "user.rpc", a.Addr())
 	gw, addr := startGateway(t, parse(t, etcdConfig(srv.Endpoints()[0], t.TempDir())))
 	testutil.WaitFor(t, 5*time.Second, "gateway ready", func() bool { return gw.Ready() == nil })

@@ -10,6 +10,7 @@ import (
 
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
 )
 
@@ -33,7 +34,7 @@ func put(t *testing.T, cli *clientv3.Client, key, value string) {
 // down, when calls still go through.
 func TestEtcdClusterStatus(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a := startBackend(t, "a")
+	a := backend.StartTest(t, "a")
 	put(t, srv.Client(t), "user.rpc/1", a.Addr())
 	put(t, srv.Client(t), "user.rpc/2", "not an address")
 	gw, addr := startGateway(t, parse(t, etcdConfig(srv.Endpoints()[0], t.TempDir())))
@@ -61,7 +62,7 @@ func TestEtcdClusterStatus(t *testing.T) {
 // becomes ready and relays to the set its previous run saved.
 func TestEtcdDownAtStartServesSavedSet(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a := startBackend(t, "a")
+	a := backend.StartTest(t, "a")
 	put(t, srv.Client(t), "user.rpc/1", a.Addr())
 	cfg := etcdConfig(srv.Endpoints()[0], t.TempDir())
 	gw, _ := startGateway(t, parse(t, cfg))

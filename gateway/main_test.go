@@ -11,7 +11,6 @@ import (
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/internal/testutil/backend"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -21,16 +20,6 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func startBackend(t *testing.T, name string, opts ...grpc.ServerOption) *backend.Server {
-	t.Helper()
-	b, err := backend.Start("127.0.0.1:0", name, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	return b
 }
 
 func parse(t *testing.T, yaml string) *config.Config {

@@ -80,7 +80,7 @@ func settled(t *testing.T, reg *prometheus.Registry, method, code string, want f
 // client connection to the gateway and a context for the test's calls.
 func meteredRelay(t *testing.T) (*backend.Server, *grpc.ClientConn, *prometheus.Registry, context.Context) {
 	t.Helper()
-	b := startBackend(t, "b1")
+	b := backend.StartTest(t, "b1")
 	_, addr, reg := startMetered(t, parse(t, testServiceConfig(b.Addr())))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

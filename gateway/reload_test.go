@@ -17,7 +17,7 @@ func TestReloadSwitchesClustersAndKeepsOpenStreams(t *testing.T) {
 }
 
 func testReloadSwitchesClustersAndKeepsOpenStreams(t *testing.T, dp string) {
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	gw, addr := startGateway(t, parse(t, `
 listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [`+a.Addr()+`]}}
@@ -65,7 +65,7 @@ timeouts: {drain: 5s}
 }
 
 func TestReloadRefusesListenerChanges(t *testing.T) {
-	a := startBackend(t, "a")
+	a := backend.StartTest(t, "a")
 	gw, addr := startGateway(t, parse(t, greeterConfig(a.Addr())))
 	bad := parse(t, strings.Replace(greeterConfig(a.Addr()), "127.0.0.1:0", "127.0.0.1:1", 1))
 	if err := gw.Reload(bad); err == nil || !strings.Contains(err.Error(), "restart to apply") {
@@ -89,7 +89,7 @@ func TestReloadUnchangedClusterKeepsItsConnection(t *testing.T) {
 }
 
 func testReloadUnchangedClusterKeepsItsConnection(t *testing.T, dp string) {
-	a := startBackend(t, "a")
+	a := backend.StartTest(t, "a")
 	gw, addr := startGateway(t, parse(t, greeterConfigOn(dp, a.Addr())))
 	conn := dial(t, addr, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

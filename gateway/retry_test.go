@@ -7,8 +7,8 @@ import (
 
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
 )
 
 // A route's retry policy from the YAML reaches the relay: calls the
@@ -16,7 +16,7 @@ import (
 // client sees an error, and the retries are counted by cluster and
 // reason.
 func TestRouteRetryPolicyFromTheConfig(t *testing.T) {
-	bad, good := startBackend(t, "bad"), startBackend(t, "good")
+	bad, good := backend.StartTest(t, "bad"), backend.StartTest(t, "good")
 	bad.SetFailure(1, codes.Unavailable)
 	_, addr, reg := startMetered(t, parse(t, `
 listeners:

@@ -40,7 +40,7 @@ func nodes(t *testing.T, n int) ([]*backend.Server, []string) {
 	var bs []*backend.Server
 	var addrs []string
 	for i := range n {
-		b := startBackend(t, fmt.Sprintf("n%d", i))
+		b := backend.StartTest(t, fmt.Sprintf("n%d", i))
 		bs = append(bs, b)
 		addrs = append(addrs, b.Addr())
 	}

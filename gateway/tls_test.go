@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/certs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -36,7 +37,7 @@ func clientTLS(t *testing.T, caFile, cert, key string) credentials.TransportCred
 func TestListenerMutualTLS(t *testing.T) { eachDataplane(t, testListenerMutualTLS) }
 
 func testListenerMutualTLS(t *testing.T, dp string) {
-	b := startBackend(t, "b")
+	b := backend.StartTest(t, "b")
 	ca := certs.NewCA(t, "edge")
 	cert, key := ca.Issue(t, "strait")
 	clientCert, clientKey := ca.Issue(t, "client")
@@ -57,7 +58,7 @@ clusters: {g: {endpoints: [%s]}}
 func TestListenerCertificateReload(t *testing.T) { eachDataplane(t, testListenerCertificateReload) }
 
 func testListenerCertificateReload(t *testing.T, dp string) {
-	b := startBackend(t, "b")
+	b := backend.StartTest(t, "b")
 	ca1, ca2 := certs.NewCA(t, "one"), certs.NewCA(t, "two")
 	cert1, key1 := ca1.Issue(t, "strait")
 	cert2, key2 := ca2.Issue(t, "strait")
@@ -90,7 +91,7 @@ func testUpstreamTLS(t *testing.T, dp string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := startBackend(t, "secure", grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pair}})))
+	b := backend.StartTest(t, "secure", grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{pair}})))
 	cfg := parse(t, fmt.Sprintf(`
 listeners: [{name: edge, address: 127.0.0.1:0, dataplane: `+dp+`, default_cluster: g}]
 clusters: {g: {endpoints: [%s], tls: {ca: %s, server_name: localhost}}}

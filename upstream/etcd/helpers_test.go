@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/proxytest"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/upstream"
@@ -96,17 +95,6 @@ func waitSet(t *testing.T, g *upstream.Guard, st upstream.State, timeout time.Du
 		return s.State == st && slices.Equal(upstream.Addrs(s.Endpoints), want)
 	})
 	return time.Since(start)
-}
-
-// startBackend starts a demo backend on loopback, stopped when the test ends.
-func startBackend(t *testing.T, name string) *backend.Server {
-	t.Helper()
-	b, err := backend.Start("127.0.0.1:0", name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
-	return b
 }
 
 // throughStrait puts strait's grpc-go path (the proxy, its guard-fed

@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"sync/atomic"
@@ -24,7 +25,7 @@ const outage = 3 * time.Second
 func TestOutageUnderLoad(t *testing.T) {
 	srv := etcdtest.Start(t)
 	writer := srv.Client(t)
-	a, b, c := startBackend(t, "a"), startBackend(t, "b"), startBackend(t, "c")
+	a, b, c := backend.StartTest(t, "a"), backend.StartTest(t, "b"), backend.StartTest(t, "c")
 	register(t, writer, "user.rpc", a.Addr(), 60)
 	leaseB := register(t, writer, "user.rpc", b.Addr(), 60)
 	// strait reaches etcd through a relay, so the test can keep strait cut
@@ -89,7 +90,7 @@ func TestOutageUnderLoad(t *testing.T) {
 // set saved by its previous run, marked stale, until etcd answers.
 func TestWarmStartFromSavedSet(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	register(t, srv.Client(t), "user.rpc", a.Addr(), 60)
 	register(t, srv.Client(t), "user.rpc", b.Addr(), 60)
 	saved, err := upstream.NewSavedSets(t.TempDir())

@@ -22,7 +22,7 @@ import (
 func TestDiscoveryAndPropagation(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	a, b, c := startBackend(t, "a"), startBackend(t, "b"), startBackend(t, "c")
+	a, b, c := backend.StartTest(t, "a"), backend.StartTest(t, "b"), backend.StartTest(t, "c")
 	register(t, cli, "user.rpc", a.Addr(), 30)
 	register(t, cli, "user.rpc", b.Addr(), 30)
 	register(t, cli, "other.rpc", c.Addr(), 30)

@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"strings"
@@ -22,7 +23,7 @@ import (
 // again: no RPC fails.
 func TestWipedEtcdKeepsSetUntilInstancesReturn(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a, b := startBackend(t, "a"), startBackend(t, "b")
+	a, b := backend.StartTest(t, "a"), backend.StartTest(t, "b")
 	// The instances reach etcd through a relay, so the test can hold them
 	// back until strait has listed the wiped etcd.
 	instances := relay.Start(t, srv.Endpoints()[0])

@@ -146,11 +146,7 @@ func startBackends(t *testing.T, n int) ([]*backend.Server, []string) {
 	var servers []*backend.Server
 	var addrs []string
 	for i := range n {
-		s, err := backend.Start("127.0.0.1:0", fmt.Sprintf("b%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Stop)
+		s := backend.StartTest(t, fmt.Sprintf("b%d", i))
 		servers = append(servers, s)
 		addrs = append(addrs, s.Addr())
 	}

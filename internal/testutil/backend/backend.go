@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"google.golang.org/grpc"
@@ -184,4 +185,17 @@ func (s *Server) Addr() string { return s.lis.Addr().String() }
 func (s *Server) Stop() {
 	s.GRPC.Stop()
 	<-s.done
+}
+
+// StartTest starts a backend named name on a free loopback port for a
+// test: a failure to start fails the test, and the backend stops when the
+// test ends.
+func StartTest(t testing.TB, name string, opts ...grpc.ServerOption) *Server {
+	t.Helper()
+	s, err := Start("127.0.0.1:0", name, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
 }
