@@ -114,7 +114,7 @@ func TestCheckBadFiles(t *testing.T) {
 	t.Setenv("STRAIT_CHECK_NOT_PEM", notPEM)
 	cases := []struct{ name, body, want string }{
 		{"unknown field", "listeners: [{address: 127.0.0.1:9000, default_cluster: c}]\nclusters: {c: {endpionts: [127.0.0.1:1]}}\n",
-			`config: clusters.c.endpionts: unknown field (line 2; known: endpoints, etcd, target, kubeconfig, tls, balancer)`},
+			`config: clusters.c.endpionts: unknown field (line 2; known: endpoints, etcd, target, kubeconfig, tls, balancer…`},
 		{"unset variable", "listeners: [{address: '${STRAIT_CHECK_UNSET}', default_cluster: c}]\nclusters: {c: {endpoints: [127.0.0.1:1]}}\n",
 			`config: ${STRAIT_CHECK_UNSET}: environment variable is not set`},
 		{"certificate not PEM", "listeners: [{address: 127.0.0.1:9443, default_cluster: c, tls: {cert: '${STRAIT_CHECK_NOT_PEM}', key: '${STRAIT_TLS_DIR}/server-key.pem'}}]\nclusters: {c: {endpoints: [127.0.0.1:1]}}\n",
@@ -125,7 +125,13 @@ func TestCheckBadFiles(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := runCheck(writeConfig(t, c.body))
-			if code != 2 || out != "" || errOut != c.want+"\n" {
+			// A want ending in … is the start of the line (lists of
+			// known keys grow with the configuration).
+			want, prefix := strings.CutSuffix(c.want, "…")
+			if !prefix {
+				want += "\n"
+			}
+			if code != 2 || out != "" || !strings.HasPrefix(errOut, want) || prefix == (errOut == want) || strings.Count(errOut, "\n") != 1 {
 				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and\n%s", code, out, errOut, c.want)
 			}
 		})
