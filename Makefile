@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHeaderBlock$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
 	$(GO) test -run '^$$' -fuzz '^FuzzMsgLimit$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
 	$(GO) test -run '^$$' -fuzz '^FuzzBlockMemo$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
+	$(GO) test -run '^$$' -fuzz '^FuzzLegQueue$$' -fuzztime $(FUZZTIME) ./proxy/h2relay
 
 demo: build
 	./examples/demo.sh

@@ -36,3 +36,53 @@ func TestQueueCoalescesData(t *testing.T) {
 		t.Fatalf("budget used %d after the leg closed", used)
 	}
 }
+
+// Whatever DATA frames a client sends for a leg that cannot send yet,
+// its queue holds one entry with every byte in order, the budget counts
+// exactly those bytes, and closing the leg gives them all back.
+func FuzzLegQueue(f *testing.F) {
+	f.Add([]byte{3, 0, 0, 5, 0x80 | 2})
+	f.Add([]byte{0, 0, 0, 0x80})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		s := &stream{srv: &Server{o: Options{}.withDefaults()}}
+		s.down.s, s.up.s = s, s
+		s.rp.off = true
+		s.up.queue = s.up.queueBuf[:0]
+		var want []byte
+		ended := false
+		for i, op := range ops {
+			if ended {
+				break
+			}
+			n, end := int(op&0x7f), op&0x80 != 0
+			frame := make([]byte, n)
+			for j := range frame {
+				frame[j] = byte(i + j)
+			}
+			forwardData(&s.down, frame, end, nil)
+			clear(frame) // the reader reuses its buffer
+			for j := range n {
+				want = append(want, byte(i+j))
+			}
+			ended = end
+		}
+		if len(s.up.queue) > 1 {
+			t.Fatalf("%d queue entries", len(s.up.queue))
+		}
+		var got []byte
+		gotEnd := false
+		if len(s.up.queue) == 1 {
+			got, gotEnd = s.up.queue[0].data, s.up.queue[0].end
+		}
+		if string(got) != string(want) || gotEnd != ended {
+			t.Fatalf("queued %v end %v, want %v end %v", got, gotEnd, want, ended)
+		}
+		if used := s.srv.o.Budget.Stats().Used; used != int64(len(want)) {
+			t.Fatalf("budget counts %d bytes, the queue holds %d", used, len(want))
+		}
+		s.up.finishLocked()
+		if used := s.srv.o.Budget.Stats().Used; used != 0 {
+			t.Fatalf("budget counts %d bytes after the leg closed", used)
+		}
+	})
+}
