@@ -214,6 +214,31 @@ type Timeouts struct {
 	// WriteStall drops a peer that does not take a write within it (a
 	// client that stopped reading its socket). Default 30s. Relay.
 	WriteStall time.Duration `yaml:"write_stall"`
+
+	// The limits below are for grpc listeners (tcp listeners have their
+	// own); those marked relay only are refused when a listener uses
+	// dataplane: grpc.
+
+	// Handshake bounds a client's connection preface and SETTINGS (and,
+	// on the relay, an endpoint's SETTINGS). Default 10s.
+	Handshake time.Duration `yaml:"handshake"`
+	// Idle closes a client connection without calls for this long.
+	// Default 5m.
+	Idle time.Duration `yaml:"idle"`
+	// IgnoreGRPCTimeout stops the relay from ending calls at their
+	// grpc-timeout (enforced by default; the header is passed upstream
+	// either way). Relay only.
+	IgnoreGRPCTimeout bool `yaml:"ignore_grpc_timeout"`
+	// MaxStreamDuration ends any call this long after it began. Default
+	// 0: no limit. Relay only.
+	MaxStreamDuration time.Duration `yaml:"max_stream_duration"`
+	// StreamIdle ends a call on which no frame passed for this long;
+	// 0 turns it off. Default 5m. Relay only.
+	StreamIdle *time.Duration `yaml:"stream_idle"`
+	// Queue fails a call that waited this long for a connection to its
+	// endpoint or a stream slot on one; 0 turns it off. Default 10s.
+	// Relay only.
+	Queue *time.Duration `yaml:"queue"`
 }
 
 // Keepalive is how relay listeners find upstream connections whose peer
@@ -241,6 +266,11 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultDrainTimeout   = 15 * time.Second
 
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultStreamIdleTimeout = 5 * time.Minute
+	DefaultQueueTimeout      = 10 * time.Second
+
 	DefaultKeepaliveInterval = 10 * time.Second
 	DefaultKeepaliveTimeout  = 10 * time.Second
 	DefaultKeepaliveMinTime  = 5 * time.Minute
@@ -266,6 +296,7 @@ func (c *Config) applyDefaults() {
 	if c.Tracing != nil {
 		*c.Tracing = c.Tracing.WithDefaults()
 	}
+	c.Timeouts.applyDefaults()
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
 		if l.Protocol == "" {
@@ -286,6 +317,15 @@ func (c *Config) applyDefaults() {
 				p.applyDefaults()
 			}
 		}
+	}
+}
+
+func (t *Timeouts) applyDefaults() {
+	if t.Handshake == 0 {
+		t.Handshake = DefaultHandshakeTimeout
+	}
+	if t.Idle == 0 {
+		t.Idle = DefaultIdleTimeout
 	}
 }
 

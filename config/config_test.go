@@ -80,6 +80,27 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestParseCallTimeouts(t *testing.T) {
+	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n" +
+		"timeouts: {handshake: 3s, idle: 1m, ignore_grpc_timeout: true, max_stream_duration: 1h, stream_idle: 0s, queue: 2s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := c.Timeouts
+	if to.Handshake != 3*time.Second || to.Idle != time.Minute || !to.IgnoreGRPCTimeout || to.MaxStreamDuration != time.Hour ||
+		to.StreamIdle == nil || *to.StreamIdle != 0 || to.Queue == nil || *to.Queue != 2*time.Second {
+		t.Fatalf("timeouts = %+v", to)
+	}
+	c, err = config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to := c.Timeouts; to.Handshake != 10*time.Second || to.Idle != 5*time.Minute || to.IgnoreGRPCTimeout ||
+		to.MaxStreamDuration != 0 || to.StreamIdle != nil || to.Queue != nil {
+		t.Fatalf("timeout defaults = %+v", to)
+	}
+}
+
 func TestParseKeepalive(t *testing.T) {
 	c, err := config.Parse([]byte("listeners: [{address: ':9000', default_cluster: a}]\nclusters: {a: {endpoints: ['h:1']}}\n" +
 		"timeouts: {keepalive: {interval: 30s, timeout: 5s, min_time: 1m, disabled: true}}\n"))
@@ -174,6 +195,12 @@ func TestParseBad(t *testing.T) {
 			`config: timeouts.drain: -1s is negative`},
 		{"negative keepalive", lis + base + "timeouts: {keepalive: {min_time: -1m}}",
 			`config: timeouts.keepalive.min_time: -1m0s is negative`},
+		{"negative stream idle", lis + base + "timeouts: {stream_idle: -5s}",
+			`config: timeouts.stream_idle: -5s is negative`},
+		{"relay-only timeout on grpc-go", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, dataplane: grpc}]\n" + base + "timeouts: {max_stream_duration: 1m}",
+			`config: timeouts.max_stream_duration: is relay only: listeners[0] uses dataplane "grpc"`},
+		{"queue on grpc-go", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, dataplane: grpc}]\n" + base + "timeouts: {queue: 0s}",
+			`config: timeouts.queue: is relay only: listeners[0] uses dataplane "grpc"`},
 		{"unknown keepalive key", lis + base + "timeouts: {keepalive: {time: 1s}}",
 			`config: timeouts.keepalive.time: unknown field (line 3; known: interval, timeout, min_time, disabled)`},
 		{"tls without key", "listeners: [{address: 127.0.0.1:9000, default_cluster: user, tls: {cert: a.pem}}]\n" + base,

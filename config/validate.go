@@ -70,6 +70,9 @@ func (c *Config) validate() error {
 	if err := c.validateTracing(); err != nil {
 		return err
 	}
+	if err := c.Timeouts.validate(c.Listeners); err != nil {
+		return err
+	}
 	return c.Timeouts.Keepalive.validate("timeouts.keepalive")
 }
 
@@ -149,6 +152,43 @@ func (c *Config) validateTracing() error {
 		if l.Dataplane == DataplaneGRPC {
 			return errorf("tracing", "listeners[%d] uses dataplane %q, which makes no spans (use %q)", i, DataplaneGRPC, DataplaneRelay)
 		}
+	}
+	return nil
+}
+
+// validate checks the call and connection limits; those only the relay
+// has are refused when a listener uses the grpc-go data path.
+func (t Timeouts) validate(listeners []Listener) error {
+	durs := map[string]time.Duration{"handshake": t.Handshake, "idle": t.Idle, "max_stream_duration": t.MaxStreamDuration}
+	if t.StreamIdle != nil {
+		durs["stream_idle"] = *t.StreamIdle
+	}
+	if t.Queue != nil {
+		durs["queue"] = *t.Queue
+	}
+	for _, key := range sortedKeys(durs) {
+		if durs[key] < 0 {
+			return errorf("timeouts."+key, "%s is negative", durs[key])
+		}
+	}
+	for i, l := range listeners {
+		if l.Protocol != ProtocolGRPC || l.Dataplane != DataplaneGRPC {
+			continue
+		}
+		var key string
+		switch {
+		case t.IgnoreGRPCTimeout:
+			key = "ignore_grpc_timeout"
+		case t.MaxStreamDuration != 0:
+			key = "max_stream_duration"
+		case t.StreamIdle != nil:
+			key = "stream_idle"
+		case t.Queue != nil:
+			key = "queue"
+		default:
+			continue
+		}
+		return errorf("timeouts."+key, "is relay only: listeners[%d] uses dataplane %q", i, DataplaneGRPC)
 	}
 	return nil
 }

@@ -136,6 +136,8 @@ func (g *Gateway) startGRPC(lc config.Listener, lis net.Listener, tlsConf *tls.C
 		StreamWindow:         int32(lim.StreamWindow),
 		ConnWindow:           int32(lim.ConnectionWindow),
 		MaxHeaderListSize:    uint32(lim.MaxHeaderListSize),
+		HandshakeTimeout:     g.cfg.Timeouts.Handshake,
+		IdleTimeout:          g.cfg.Timeouts.Idle,
 		TLS:                  tlsConf,
 	}
 	if g.metrics != nil {
@@ -172,6 +174,7 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 		ReplayMemory:         g.replayMemory(),
 	}
 	keepalive(&opts, g.cfg.Timeouts.Keepalive)
+	callTimeouts(&opts, g.cfg.Timeouts)
 	if m := g.metrics; m != nil {
 		opts.Begin = func(method, _ string) any { return m.StartCall(method) }
 		opts.Observe = endRelayCall
@@ -236,6 +239,24 @@ func keepalive(o *h2relay.Options, k config.Keepalive) {
 	if k.Disabled {
 		o.KeepaliveInterval = -1
 	}
+}
+
+// callTimeouts sets the relay's connection and call time limits from
+// the config, where an unset limit takes the relay's default and 0
+// turns stream_idle or queue off.
+func callTimeouts(o *h2relay.Options, t config.Timeouts) {
+	o.HandshakeTimeout, o.IdleTimeout = t.Handshake, t.Idle
+	o.IgnoreGRPCTimeout, o.MaxStreamDuration = t.IgnoreGRPCTimeout, t.MaxStreamDuration
+	off := func(d *time.Duration) time.Duration {
+		switch {
+		case d == nil:
+			return 0
+		case *d == 0:
+			return -1
+		}
+		return *d
+	}
+	o.StreamIdleTimeout, o.QueueTimeout = off(t.StreamIdle), off(t.Queue)
 }
 
 // relayBalancers maps every current cluster to its relay balancer.

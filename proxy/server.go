@@ -10,9 +10,11 @@ import (
 	"crypto/tls"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/stats"
 
 	"github.com/straitproxy/strait/route"
@@ -32,6 +34,12 @@ type ServerOptions struct {
 	// StreamWorkers is how many goroutines are kept to run calls; 0
 	// selects DefaultStreamWorkers. Calls beyond it get a goroutine each.
 	StreamWorkers uint32
+	// HandshakeTimeout bounds a connection's setup (TLS and the HTTP/2
+	// preface); 0 keeps grpc's default (120s).
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a connection without calls for this long with a
+	// GOAWAY; 0: never.
+	IdleTimeout time.Duration
 	// TLS, when set, serves TLS instead of h2c.
 	TLS *tls.Config
 	// StatsHandler, when set, observes every call (metrics).
@@ -78,6 +86,12 @@ func NewServer(routes *Routes, opts ServerOptions) *Server {
 	}
 	if opts.StatsHandler != nil {
 		sopts = append(sopts, grpc.StatsHandler(opts.StatsHandler))
+	}
+	if opts.HandshakeTimeout > 0 {
+		sopts = append(sopts, grpc.ConnectionTimeout(opts.HandshakeTimeout))
+	}
+	if opts.IdleTimeout > 0 {
+		sopts = append(sopts, grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: opts.IdleTimeout}))
 	}
 	if opts.MaxConcurrentStreams > 0 {
 		sopts = append(sopts, grpc.MaxConcurrentStreams(opts.MaxConcurrentStreams))

@@ -70,6 +70,10 @@ type conn struct {
 	up   *upConn   // set on upstream connections
 	down *downConn // set on client connections
 
+	// peerMaxHeaders is the peer's SETTINGS_MAX_HEADER_LIST_SIZE (0:
+	// unlimited); response blocks over it are not sent to a client.
+	peerMaxHeaders atomic.Uint32
+
 	rb         batch        // owned by the reader goroutine
 	stallAt    time.Time    // owned by the flusher: the write deadline set last
 	lateRefund atomic.Int32 // conn-level credit from dropped queues

@@ -20,7 +20,9 @@ type downConn struct {
 	lastID uint32 // guarded by mu
 	open   int    // guarded by mu
 	idleAt time.Time
-	gone   bool // guarded by mu: GOAWAY sent, refuse new streams
+	gone   bool      // guarded by mu: GOAWAY sent, refuse new streams
+	goneAt time.Time // guarded by mu: when gone was set
+	exp    expiries  // guarded by mu
 	// drainAcked is set, under mu, once the client acknowledged the
 	// PING that followed Shutdown's GOAWAY.
 	drainAcked bool
@@ -262,6 +264,7 @@ func (d *downConn) teardown(err error) {
 	}
 	d.mu.Lock()
 	legs := d.endLocked(err, d.lastID)
+	d.stopTimersLocked()
 	d.mu.Unlock()
 	for _, l := range legs {
 		resetLeg(&l.s.up, http2.ErrCodeCancel)

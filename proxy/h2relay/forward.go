@@ -36,6 +36,7 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 	if dst.isUp() {
 		dst.s.rp.record(data, end, dst.s.srv)
 	}
+	dst.quiet = 0
 	if !dst.coalesce(data, end) {
 		dst.queue = append(dst.queue, chunk{data: data, end: end, borrowed: true})
 	}
@@ -87,6 +88,7 @@ func forwardHeaders(dst *leg, fields []hpackField, end bool, b *batch) {
 	if dst.isUp() {
 		dst.s.rp.drop(dst.s.srv) // client trailers: not kept for a replay
 	}
+	dst.quiet = 0
 	dst.queue = append(dst.queue, chunk{fields: fields, end: end, borrowed: true})
 	sent := dst.pumpLocked(b)
 	dst.keepLast()

@@ -48,6 +48,7 @@ func (c *conn) onData(f *http2.DataFrame) (received, error) {
 	}
 	c.refundLocked(l, n-int32(len(data)), &c.rb) // padding
 	c.moved = c.moved || len(data) > 0
+	l.quiet = 0
 	r := received{l: l, data: data, end: f.StreamEnded()}
 	r.cut, r.over = l.msgs.feed(data, c.o.MaxMessageSize)
 	if r.end && !r.over {
@@ -77,6 +78,8 @@ func (c *conn) onSettings(f *http2.SettingsFrame) (maxStreams uint32, hasMax boo
 			c.hdr.setMaxTableSize(s.Val)
 		case http2.SettingMaxConcurrentStreams:
 			maxStreams, hasMax = s.Val, true
+		case http2.SettingMaxHeaderListSize:
+			c.peerMaxHeaders.Store(s.Val)
 		}
 		return nil
 	})

@@ -114,14 +114,14 @@ func connSpecific(name string) bool {
 }
 
 // checkFields applies RFC 9113 §8.2 and §8.3 to a request (or, with
-// trailers, a trailer block) and returns its :path.
-func checkFields(fields []hpackField, trailers bool) (path string, err error) {
-	var method, scheme string
+// trailers, a trailer block) and returns its :path and :method.
+func checkFields(fields []hpackField, trailers bool) (path, method string, err error) {
+	var scheme string
 	var seen uint8 // one bit per pseudo-header
 	regular := false
 	for _, f := range fields {
 		if !validValue(f.Value) {
-			return "", fmt.Errorf("invalid value of %q", f.Name)
+			return "", "", fmt.Errorf("invalid value of %q", f.Name)
 		}
 		if f.Name != "" && f.Name[0] == ':' {
 			var bit uint8
@@ -135,26 +135,65 @@ func checkFields(fields []hpackField, trailers bool) (path string, err error) {
 			case ":authority":
 				bit = 8
 			default:
-				return "", fmt.Errorf("pseudo-header %q", f.Name)
+				return "", "", fmt.Errorf("pseudo-header %q", f.Name)
 			}
 			if regular || trailers || seen&bit != 0 {
-				return "", fmt.Errorf("misplaced pseudo-header %q", f.Name)
+				return "", "", fmt.Errorf("misplaced pseudo-header %q", f.Name)
 			}
 			seen |= bit
 			continue
 		}
 		regular = true
-		if !validName(f.Name) {
-			return "", fmt.Errorf("invalid header name %q", f.Name)
-		}
-		if connSpecific(f.Name) || (f.Name == "te" && f.Value != "trailers") {
-			return "", fmt.Errorf("connection-specific header %q", f.Name)
+		if err := checkRegular(f); err != nil {
+			return "", "", err
 		}
 	}
 	if !trailers && (method == "" || scheme == "" || path == "") {
-		return "", errors.New("missing :method, :scheme or :path")
+		return "", "", errors.New("missing :method, :scheme or :path")
 	}
-	return path, nil
+	return path, method, nil
+}
+
+// checkRegular applies RFC 9113 §8.2 to a field that is not a
+// pseudo-header.
+func checkRegular(f hpackField) error {
+	if !validName(f.Name) {
+		return fmt.Errorf("invalid header name %q", f.Name)
+	}
+	if connSpecific(f.Name) || (f.Name == "te" && f.Value != "trailers") {
+		return fmt.Errorf("connection-specific header %q", f.Name)
+	}
+	return nil
+}
+
+// checkResponse applies RFC 9113 §8.2 and §8.3 to an endpoint's
+// response headers (one :status of three digits, first; interim 1xx
+// responses are not relayed, so they count as malformed) or, with
+// trailers, its trailers (no pseudo-header).
+func checkResponse(fields []hpackField, trailers bool) error {
+	status := false
+	for i, f := range fields {
+		if !validValue(f.Value) {
+			return fmt.Errorf("invalid value of %q", f.Name)
+		}
+		if f.Name == ":status" && i == 0 && !trailers {
+			if len(f.Value) != 3 || f.Value[0] < '2' || f.Value[0] > '5' || f.Value[1] < '0' || f.Value[1] > '9' || f.Value[2] < '0' || f.Value[2] > '9' {
+				return fmt.Errorf("malformed :status %q", f.Value)
+			}
+			status = true
+			continue
+		}
+		if strings.HasPrefix(f.Name, ":") {
+			return fmt.Errorf("misplaced pseudo-header %q", f.Name)
+		}
+		if err := checkRegular(f); err != nil {
+			return err
+		}
+	}
+	if !trailers && !status {
+		return errors.New("no :status")
+	}
+	return nil
 }
 
 // nameByte says which bytes a header name may hold: HTTP token
@@ -211,6 +250,16 @@ func forwardable(fields []hpackField) []hpackField {
 		}
 	}
 	return out
+}
+
+// listSize is the size of a header list as SETTINGS_MAX_HEADER_LIST_SIZE
+// counts it (RFC 9113 §6.5.2).
+func listSize(fields []hpackField) uint32 {
+	var n uint32
+	for _, f := range fields {
+		n += f.Size()
+	}
+	return n
 }
 
 // grpcStatus reads grpc-status from a trailer block.

@@ -32,7 +32,6 @@ type stream struct {
 	// (sinceStart), from the request's grpc-timeout; 0 when it has
 	// none. Set before the call is published, then only read.
 	deadline time.Duration
-
 	// For Options.Observe: set when the call opens; code under the
 	// client connection's mu, once a status goes out.
 	method, cluster string
@@ -67,7 +66,14 @@ type leg struct {
 	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
 	sentEnd, recvEnd, closed  bool
 	sentHeaders, gotHeaders   bool
-	msgs                      msgLimit
+	// quiet counts the stream sweeps since a frame for the call was
+	// received on either side (saturating); the sweeper reads the down
+	// leg's. Each frame zeroes the leg it arrives on or is forwarded to.
+	quiet uint8
+	// expiring: the call is in its client connection's expiries (down
+	// leg; guarded by that connection's mu).
+	expiring bool
+	msgs     msgLimit
 }
 
 func (l *leg) peer() *leg {
@@ -200,28 +206,17 @@ func (l *leg) finishLocked() {
 		return
 	}
 	l.closed = true
-	var dropped int32
-	for _, ch := range l.queue {
-		if !ch.replayed {
-			dropped += int32(len(ch.data))
-		}
-	}
-	l.hold(-l.ownedLocked())
+	l.dropQueueLocked()
 	l.queue = nil
 	if l.isUp() {
 		l.s.rp.drop(l.s.srv)
-	}
-	if dropped > 0 {
-		if src := l.peer().conn.Load(); src != nil {
-			src.lateRefund.Add(dropped)
-			src.kick()
-		}
 	}
 	c := l.conn.Load()
 	if c == nil {
 		return
 	}
 	if !l.isUp() {
+		c.down.endedLocked(l.s)
 		// Also when the client's connection is gone: a call that
 		// began must be observed, or gauges fed by Begin never fall.
 		l.s.srv.observe(l.s)
@@ -234,6 +229,26 @@ func (l *leg) finishLocked() {
 		l.s.upClosed(c)
 	} else {
 		l.s.srv.downClosed(c)
+	}
+}
+
+// dropQueueLocked discards what l has queued; the DATA bytes among it
+// are given back to the connection they came from.
+func (l *leg) dropQueueLocked() {
+	l.hold(-l.ownedLocked())
+	var dropped int32
+	for _, ch := range l.queue {
+		if !ch.replayed {
+			dropped += int32(len(ch.data))
+		}
+	}
+	clear(l.queue)
+	l.queue = l.queue[:0]
+	if dropped > 0 {
+		if src := l.peer().conn.Load(); src != nil {
+			src.lateRefund.Add(dropped)
+			src.kick()
+		}
 	}
 }
 

@@ -30,6 +30,21 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// IdleTimeout closes client connections without streams (5 min).
 	IdleTimeout time.Duration
+	// IgnoreGRPCTimeout turns off the relay's enforcement of each
+	// call's grpc-timeout (on by default: when it runs out, the client
+	// gets DEADLINE_EXCEEDED and the upstream stream is cancelled). The
+	// header is passed upstream either way.
+	IgnoreGRPCTimeout bool
+	// MaxStreamDuration ends any call this long after it began, with
+	// DEADLINE_EXCEEDED (0: no limit).
+	MaxStreamDuration time.Duration
+	// StreamIdleTimeout ends a call on which no frame passed either way
+	// for this long, with DEADLINE_EXCEEDED (5 min; negative: no limit).
+	StreamIdleTimeout time.Duration
+	// QueueTimeout fails, with UNAVAILABLE, a call that waited this long
+	// for a connection to its endpoint or a stream slot on one (10 s;
+	// negative: no limit).
+	QueueTimeout time.Duration
 	// ConnectTimeout bounds each dial to an endpoint (5 s).
 	ConnectTimeout time.Duration
 	// KeepaliveInterval is how long an upstream connection carrying
@@ -203,6 +218,12 @@ func (o Options) withDefaults() Options {
 	dur(&o.IdleTimeout, 5*time.Minute)
 	dur(&o.ConnectTimeout, 5*time.Second)
 	dur(&o.WriteStall, 30*time.Second)
+	if o.StreamIdleTimeout == 0 {
+		o.StreamIdleTimeout = 5 * time.Minute
+	}
+	if o.QueueTimeout == 0 {
+		o.QueueTimeout = 10 * time.Second
+	}
 	if o.KeepaliveInterval == 0 {
 		o.KeepaliveInterval = 10 * time.Second
 	}

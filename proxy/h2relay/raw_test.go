@@ -20,6 +20,7 @@ type rawConn struct {
 	fr   *http2.Framer
 	enc  *hpack.Encoder
 	hbuf bytes.Buffer
+	dec  *hpack.Decoder // for endHeaders
 }
 
 func dialRaw(t *testing.T, addr string) *rawConn {

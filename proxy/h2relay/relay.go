@@ -217,11 +217,12 @@ func (s *Server) each(fn func(d *downConn)) {
 }
 
 // idleLoop closes client and upstream connections that had no stream
-// for IdleTimeout.
+// for IdleTimeout, and ends calls idle or queued for too long.
 func (s *Server) idleLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(max(s.o.IdleTimeout/4, 10*time.Millisecond))
+	t := time.NewTicker(s.o.sweepPeriod())
 	defer t.Stop()
+	var streamsSwept time.Time
 	for {
 		select {
 		case <-s.quit:
@@ -231,11 +232,27 @@ func (s *Server) idleLoop() {
 			s.tr.prune(now.Add(-s.o.IdleTimeout))
 			s.each(func(d *downConn) {
 				d.mu.Lock()
-				if d.open == 0 && now.Sub(d.idleAt) >= s.o.IdleTimeout {
-					d.goAwayLocked(d.lastID, 0)
+				switch {
+				case !d.gone && d.open == 0 && now.Sub(d.idleAt) >= s.o.IdleTimeout:
+					// As Shutdown does: streams the client opens
+					// before it reads the GOAWAY are refused, never
+					// sent upstream (the GOAWAY tells the client they
+					// were not processed, and it retries them), and
+					// the connection closes once the client has read
+					// it: the PING's answer shows that.
+					d.goAwayPingLocked(now)
+				case d.gone && d.open == 0 && (d.drainAcked || now.Sub(d.goneAt) >= s.o.HandshakeTimeout):
+					d.closeLocked()
 				}
 				d.mu.Unlock()
 			})
+			if s.o.StreamIdleTimeout > 0 && now.Sub(streamsSwept) >= s.o.StreamIdleTimeout/idleSweeps {
+				streamsSwept = now
+				s.sweepStreams()
+			}
+			if s.o.QueueTimeout > 0 {
+				s.tr.expireQueued(sinceStart(), s.o.QueueTimeout)
+			}
 		}
 	}
 }
@@ -260,10 +277,9 @@ func (s *Server) Shutdown(ctx context.Context) {
 	s.closeListeners()
 	s.each(func(d *downConn) {
 		d.mu.Lock()
-		d.gone = true
-		d.wfr.WriteGoAway(d.lastID, 0, nil)
-		d.wfr.WritePing(false, drainPing)
-		d.kick()
+		if !d.gone {
+			d.goAwayPingLocked(time.Now())
+		}
 		d.mu.Unlock()
 	})
 	t := time.NewTicker(10 * time.Millisecond)
@@ -290,6 +306,15 @@ func (s *Server) Shutdown(ctx context.Context) {
 		}
 	}
 	s.Stop()
+}
+
+// goAwayPingLocked tells the client to open no more streams, and asks
+// with a PING when it has read that; d refuses streams from here on.
+func (d *downConn) goAwayPingLocked(now time.Time) {
+	d.gone, d.goneAt = true, now
+	d.wfr.WriteGoAway(d.lastID, 0, nil)
+	d.wfr.WritePing(false, drainPing)
+	d.kick()
 }
 
 func (s *Server) noConns() bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"golang.org/x/net/http2"
 	"google.golang.org/grpc/codes"
@@ -36,46 +37,117 @@ func (d *downConn) onHeaders(f *http2.HeadersFrame) error {
 		refuse = true
 		d.o.Budget.refused.Add(1)
 	}
-	d.mu.Unlock()
-	if err != nil {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	if !refuse {
+		// Counted open from here, not once open1 publishes the call:
+		// the idle reaper must never find the connection empty, send a
+		// GOAWAY naming this stream as taken and close under it.
+		d.open++
 	}
-	path, err := checkFields(fields, false)
+	d.mu.Unlock()
+	opened, err := d.openStream(f, fields, err, refuse)
+	if !opened && !refuse {
+		d.mu.Lock()
+		d.srv.downClosed(d.conn)
+		d.mu.Unlock()
+	}
+	return err
+}
+
+// openStream validates a request and starts its call; opened is false
+// when it was refused or malformed (a stream error) or answered at once.
+func (d *downConn) openStream(f *http2.HeadersFrame, fields []hpackField, err error, refuse bool) (opened bool, _ error) {
+	id := f.StreamID
 	if err != nil {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+		return false, http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
+	path, method, err := checkFields(fields, false)
+	if err != nil {
+		return false, http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
 	if refuse {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
+		return false, http2.StreamError{StreamID: id, Code: http2.ErrCodeRefusedStream}
 	}
-	clen := contentLength(fields)
+	clen, ctype := scanRequest(fields)
 	if clen < -1 || (f.StreamEnded() && clen > 0) {
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+		return false, http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
+	}
+	if reply := notGRPC(method, ctype); reply != nil {
+		d.mu.Lock()
+		d.writeHeadersLocked(id, reply, true)
+		if !f.StreamEnded() {
+			d.wfr.WriteRSTStream(id, http2.ErrCodeNo)
+		}
+		d.rb.add(d.conn)
+		d.mu.Unlock()
+		return false, nil
 	}
 	d.open1(id, path, fields, f.StreamEnded()).contentLen = clen
+	return true, nil
+}
+
+// notGRPC is the whole response to a request that is not a gRPC call
+// (RFC 9113 §8.1: a server may answer before the request is complete):
+// a method other than POST gets 405 (INTERNAL), a content-type other
+// than application/grpc[+…|;…] 415 (INVALID_ARGUMENT), as gRPC servers
+// answer them. nil for a gRPC call. Such requests never reach a backend.
+func notGRPC(method, ctype string) []hpackField {
+	switch {
+	case method != "POST":
+		return []hpackField{{Name: ":status", Value: "405"}, {Name: "allow", Value: "POST"},
+			{Name: "grpc-status", Value: strconv.Itoa(int(codes.Internal))},
+			{Name: "grpc-message", Value: encodeGRPCMessage("strait: method " + method + " is not POST, as gRPC requires")}}
+	case !isGRPCContentType(ctype):
+		return []hpackField{{Name: ":status", Value: "415"},
+			{Name: "grpc-status", Value: strconv.Itoa(int(codes.InvalidArgument))},
+			{Name: "grpc-message", Value: encodeGRPCMessage("strait: content-type " + strconv.Quote(ctype) + " is not application/grpc")}}
+	}
 	return nil
 }
 
-// contentLength is the request's declared body length: -1 without one,
-// -2 when malformed.
-func contentLength(fields []hpackField) int64 {
+// isGRPCContentType accepts application/grpc, alone or followed by a
+// subtype ("+proto") or parameters (";…").
+func isGRPCContentType(v string) bool {
+	const base = "application/grpc"
+	if len(v) < len(base) || !strings.EqualFold(v[:len(base)], base) {
+		return false
+	}
+	return len(v) == len(base) || v[len(base)] == '+' || v[len(base)] == ';'
+}
+
+// scanRequest finds the request's declared body length (-1 without
+// one, -2 when malformed) and its content-type.
+func scanRequest(fields []hpackField) (clen int64, ctype string) {
+	clen = -1
 	for _, f := range fields {
-		if f.Name == "content-length" {
+		switch f.Name {
+		case "content-length":
 			n, err := strconv.ParseInt(f.Value, 10, 64)
 			if err != nil || n < 0 {
-				return -2
+				n = -2
 			}
-			return n
+			if clen == -1 {
+				clen = n
+			}
+		case "content-type":
+			ctype = f.Value
 		}
 	}
-	return -1
+	return clen, ctype
 }
 
 func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error, end bool) error {
 	if l == nil {
-		return http2.ConnectionError(http2.ErrCodeStreamClosed)
+		// A stream already closed, perhaps reset by the relay while
+		// the client was sending (RFC 9113 §5.1): a stream error, not
+		// the connection's end. It costs a reply and no progress.
+		if err := d.useless(); err != nil {
+			return err
+		}
+		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
 	}
 	d.mu.Lock()
 	recvEnd := l.recvEnd
+	l.quiet = 0
 	if !recvEnd && end && err == nil {
 		l.recvEndLocked()
 	}
@@ -86,7 +158,7 @@ func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error,
 	if err != nil || !end {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
-	if _, err := checkFields(fields, true); err != nil {
+	if _, _, err := checkFields(fields, true); err != nil {
 		return http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
 	forwardHeaders(&l.s.up, fields, true, &d.rb)
@@ -101,7 +173,8 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	s.down.id = id
 	s.down.recvWin = d.o.StreamWindow
 	s.down.recvEnd = end
-	s.up.closed = true // until a pool takes it
+	s.down.quiet = opening // the sweeper leaves it alone until dispatched
+	s.up.closed = true     // until a pool takes it
 	cluster, bal, ok := d.srv.route(path)
 	s.cluster = cluster
 	s.deadline = callDeadline(fields, s.start)
@@ -120,8 +193,7 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	d.mu.Lock()
 	s.down.sendWin = d.peerInitWin
 	s.down.conn.Store(d.conn)
-	d.streams[id] = &s.down
-	d.open++
+	d.streams[id] = &s.down // counted open by onHeaders
 	d.mu.Unlock()
 
 	if !ok {
@@ -143,6 +215,14 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 		s.up.queue = append(s.up.queue, chunk{end: true})
 	}
 	d.srv.dispatch(s)
+	// Time limits apply only now: dispatch sets the call's fields that
+	// ending it reads.
+	d.mu.Lock()
+	s.down.quiet = 0
+	if s.expiry() != 0 && !s.down.closed {
+		d.scheduleLocked(s, s.start)
+	}
+	d.mu.Unlock()
 	return s
 }
 

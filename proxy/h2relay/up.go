@@ -12,6 +12,11 @@ import (
 
 const maxStreamID = 1<<31 - 1
 
+// maxStreamSlots caps an endpoint's MAX_CONCURRENT_STREAMS, which may be
+// up to 2^32-1, where the relay compares it with an int32 count; a
+// connection has fewer stream ids than that anyway.
+const maxStreamSlots = 1<<31 - 1
+
 // upConn is one connection to an endpoint. Its reader goroutine owns hr.
 type upConn struct {
 	*conn
@@ -144,6 +149,7 @@ func (uc *upConn) handshake() error {
 	if !hasMax {
 		max = 1 << 20
 	}
+	max = min(max, maxStreamSlots)
 	uc.nc.SetReadDeadline(time.Time{})
 	uc.p.mu.Lock()
 	uc.ready, uc.maxStreams = true, max
@@ -170,7 +176,7 @@ func (uc *upConn) handle(f http2.Frame) error {
 		max, hasMax, err := uc.onSettings(f)
 		if hasMax {
 			uc.p.mu.Lock()
-			uc.maxStreams = max
+			uc.maxStreams = min(max, maxStreamSlots)
 			refunds := uc.p.dispatchLocked()
 			uc.p.mu.Unlock()
 			applyRefunds(refunds, nil)

@@ -26,6 +26,24 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		uc.mu.Unlock()
 		return nil
 	}
+	if err := checkResponse(fields, l.gotHeaders); err != nil || (l.gotHeaders && !end) {
+		uc.mu.Unlock()
+		if err == nil {
+			err = errors.New("trailers without END_STREAM")
+		}
+		// Malformed (RFC 9113 §8.1.1): a stream error; the call fails.
+		return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol, Cause: fmt.Errorf("malformed response: %w", err)}
+	}
+	fields = forwardable(fields)
+	if limit := l.s.down.conn.Load().peerMaxHeaders.Load(); limit != 0 && listSize(fields) > limit {
+		uc.mu.Unlock()
+		// The client said it would not take a list this large
+		// (SETTINGS_MAX_HEADER_LIST_SIZE): it gets an error status
+		// instead, and the endpoint's stream is cancelled.
+		uc.abort(f.StreamID, http2.ErrCodeCancel, nil)
+		failDown(&l.s.down, codes.Internal, fmt.Sprintf("strait: response header list larger than the client's limit (%d bytes)", limit))
+		return nil
+	}
 	first := !l.gotHeaders
 	if first && end {
 		if code, _ := grpcStatus(fields); code != codes.OK {
@@ -67,7 +85,7 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		}
 		s.end(o)
 	}
-	forwardHeaders(&s.down, forwardable(fields), end, &uc.rb)
+	forwardHeaders(&s.down, fields, end, &uc.rb)
 	return nil
 }
 

@@ -39,7 +39,7 @@ func BenchmarkCheckFields(b *testing.B) {
 		{Name: "te", Value: "trailers"}, {Name: "grpc-timeout", Value: "19999917u"},
 	}
 	for b.Loop() {
-		if _, err := checkFields(fields, false); err != nil {
+		if _, _, err := checkFields(fields, false); err != nil {
 			b.Fatal(err)
 		}
 	}
