@@ -14,7 +14,8 @@ import (
 // A route's retry policy from the YAML reaches the relay: calls the
 // failing endpoint answers Unavailable are retried on the other one, no
 // client sees an error, and the retries are counted by cluster and
-// reason.
+// reason. The failed calls' penalty is tiny so that the balancer keeps
+// sending the failing endpoint calls until its breaker ejects it.
 func TestRouteRetryPolicyFromTheConfig(t *testing.T) {
 	bad, good := backend.StartTest(t, "bad"), backend.StartTest(t, "good")
 	bad.SetFailure(1, codes.Unavailable)
@@ -26,7 +27,7 @@ listeners:
       - service: grpc.testing.TestService
         cluster: g
         retry: {max_attempts: 2, initial_backoff: 1ms, max_backoff: 5ms, retryable_status_codes: [unavailable]}
-clusters: {g: {endpoints: [`+bad.Addr()+`, `+good.Addr()+`], balancer: {policy: round_robin}}}
+clusters: {g: {endpoints: [`+bad.Addr()+`, `+good.Addr()+`], balancer: {penalty: 1ms}}}
 timeouts: {drain: 5s}
 `))
 	client := testpb.NewTestServiceClient(dial(t, addr, nil))
