@@ -121,6 +121,15 @@ func (s Scale) flood(f frame) func(context.Context, Target, func()) (Outcome, er
 			return Outcome{}, err
 		}
 		defer c.close()
+		// The handshake first: the reader's SETTINGS ACK must not fall
+		// inside a header block the flood leaves open, or the proxy
+		// rightly ends the connection with PROTOCOL_ERROR instead of
+		// showing how it stops the flood.
+		select {
+		case <-c.settled:
+		case <-c.gone:
+		case <-ctx.Done():
+		}
 		var o Outcome
 		for ; o.Sent < s.Frames && !c.ended() && ctx.Err() == nil; o.Sent++ {
 			if f(c, o.Sent) != nil {
