@@ -305,7 +305,7 @@ func (c *Config) applyDefaults() {
 		if l.Dataplane == "" && l.Protocol == ProtocolGRPC {
 			l.Dataplane = DataplaneRelay
 		}
-		if l.TCP.DialTimeout == 0 {
+		if l.TCP.DialTimeout == 0 && l.Protocol == ProtocolTCP {
 			l.TCP.DialTimeout = c.Timeouts.Connect
 		}
 		l.TCP.Name, l.TCP.Cluster = l.Name, l.Cluster

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/lb"
+	"github.com/straitproxy/strait/proxy/tcpproxy"
 	"github.com/straitproxy/strait/upstream/etcd"
 	"github.com/straitproxy/strait/upstream/k8s"
 )
@@ -67,6 +68,9 @@ func (c *Config) validate() error {
 	if c.Timeouts.Drain < 0 {
 		return errorf("timeouts.drain", "%s is negative", c.Timeouts.Drain)
 	}
+	if err := c.validateRetryBudgets(); err != nil {
+		return err
+	}
 	if err := c.validateTracing(); err != nil {
 		return err
 	}
@@ -113,8 +117,19 @@ func (c *Config) validateLimits() error {
 			relays++
 		}
 	}
-	if l.BufferBudget != 0 && relays == 0 {
-		return errorf("limits.buffer_budget", "applies to relay listeners, and there is none")
+	if relays == 0 {
+		for _, f := range []struct {
+			key string
+			set bool
+		}{
+			{"buffer_budget", l.BufferBudget != 0},
+			{"retry_buffer", l.RetryBuffer != DefaultRetryBuffer},
+			{"retry_buffer_total", l.RetryBufferTotal != DefaultRetryBufferTotal},
+		} {
+			if f.set {
+				return errorf("limits."+f.key, "applies to relay listeners, and there is none")
+			}
+		}
 	}
 	for i, ln := range c.Listeners {
 		if ln.Protocol != ProtocolGRPC || ln.Dataplane != DataplaneGRPC {
@@ -225,6 +240,9 @@ func (c *Config) validateListener(l Listener, path string) error {
 	if l.TCP.MaxConnections < 0 {
 		return errorf(path+".max_connections", "%d is negative", l.TCP.MaxConnections)
 	}
+	if key := tcpOnlyKey(l.TCP); key != "" {
+		return errorf(path+"."+key, "is for tcp listeners; a grpc listener does not use it")
+	}
 	if l.Dataplane != DataplaneRelay && l.Dataplane != DataplaneGRPC {
 		return errorf(path+".dataplane", "%q is not %q or %q", l.Dataplane, DataplaneRelay, DataplaneGRPC)
 	}
@@ -281,6 +299,48 @@ func (c *Config) validatePolicy(l Listener, path string) error {
 			}
 			return errorf("clusters."+name+".balancer.policy", "%q needs dataplane %q; %s reaches this cluster with %s, which runs %s only",
 				p, DataplaneGRPC, who, via, lb.PolicyP2CEWMA)
+		}
+	}
+	return nil
+}
+
+// tcpOnlyKey names the first key set in o that only a tcp listener uses
+// (max_connections serves both kinds), or "" when there is none.
+func tcpOnlyKey(o tcpproxy.Options) string {
+	for _, f := range []struct {
+		key string
+		set bool
+	}{
+		{"dial_timeout", o.DialTimeout != 0},
+		{"dial_attempts", o.DialAttempts != 0},
+		{"idle_timeout", o.IdleTimeout != 0},
+		{"max_lifetime", o.MaxLifetime != 0},
+		{"proxy_protocol", o.ProxyProtocol != ""},
+		{"drain", o.Drain != (tcpproxy.DrainOptions{})},
+	} {
+		if f.set {
+			return f.key
+		}
+	}
+	return ""
+}
+
+// validateRetryBudgets refuses a retry budget on a cluster that no relay
+// listener reaches: only the relay retries.
+func (c *Config) validateRetryBudgets() error {
+	relayed := map[string]bool{}
+	for _, l := range c.Listeners {
+		if l.Protocol != ProtocolGRPC || l.Dataplane != DataplaneRelay {
+			continue
+		}
+		relayed[l.DefaultCluster] = true
+		for _, r := range l.Routes {
+			relayed[r.Cluster] = true
+		}
+	}
+	for _, name := range sortedKeys(c.Clusters) {
+		if c.Clusters[name].RetryBudget != nil && !relayed[name] {
+			return errorf("clusters."+name+".retry_budget", "only the relay retries, and no relay listener reaches this cluster")
 		}
 	}
 	return nil
