@@ -1,9 +1,7 @@
 package h2relay_test
 
 import (
-	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,35 +18,15 @@ import (
 type refuser struct {
 	lis     net.Listener
 	streams atomic.Int64
-	wg      sync.WaitGroup
 }
 
 func startRefuser(t *testing.T) *refuser {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &refuser{lis: lis}
-	r.wg.Go(func() {
-		for {
-			nc, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			r.wg.Go(func() { r.serve(nc) })
-		}
-	})
-	t.Cleanup(func() { lis.Close(); r.wg.Wait() })
+	r := &refuser{}
+	r.lis = serveFakeH2(t, 10*time.Second, r.serve)
 	return r
 }
 
 func (r *refuser) serve(nc net.Conn) {
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(10 * time.Second))
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(nc, preface); err != nil {
-		return
-	}
 	fr := http2.NewFramer(nc, nc)
 	fr.WriteSettings()
 	for {

@@ -1,7 +1,6 @@
 package h2relay_test
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,37 +22,17 @@ type resetter struct {
 	lis          net.Listener
 	headersFirst bool
 	streams      atomic.Int64 // requests read to their end and reset
-	wg           sync.WaitGroup
 }
 
 func startResetter(t *testing.T, headersFirst bool) *resetter {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &resetter{lis: lis, headersFirst: headersFirst}
-	r.wg.Go(func() {
-		for {
-			nc, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			r.wg.Go(func() { r.serve(nc) })
-		}
-	})
-	t.Cleanup(func() { lis.Close(); r.wg.Wait() })
+	r := &resetter{headersFirst: headersFirst}
+	r.lis = serveFakeH2(t, 20*time.Second, r.serve)
 	return r
 }
 
 func (r *resetter) addr() string { return r.lis.Addr().String() }
 
 func (r *resetter) serve(nc net.Conn) {
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(nc, preface); err != nil {
-		return
-	}
 	fr := http2.NewFramer(nc, nc)
 	fr.WriteSettings()
 	refuse := func(id uint32) {

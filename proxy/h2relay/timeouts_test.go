@@ -3,7 +3,6 @@ package h2relay_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -30,7 +29,6 @@ type fakeUpstream struct {
 	lis      net.Listener
 	settings []http2.Setting
 	reply    func(w *fakeReply)
-	wg       sync.WaitGroup
 
 	requests atomic.Int64
 	cancels  atomic.Int64 // RST_STREAM(CANCEL) received
@@ -63,33 +61,14 @@ func (w *fakeReply) ok() {
 
 func startFakeUpstream(t *testing.T, reply func(*fakeReply), settings ...http2.Setting) *fakeUpstream {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &fakeUpstream{lis: lis, settings: settings, reply: reply}
-	u.wg.Go(func() {
-		for {
-			nc, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			u.wg.Go(func() { u.serve(nc) })
-		}
-	})
-	t.Cleanup(func() { lis.Close(); u.wg.Wait() })
+	u := &fakeUpstream{settings: settings, reply: reply}
+	u.lis = serveFakeH2(t, 30*time.Second, u.serve)
 	return u
 }
 
 func (u *fakeUpstream) addr() string { return u.lis.Addr().String() }
 
 func (u *fakeUpstream) serve(nc net.Conn) {
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	preface := make([]byte, len(http2.ClientPreface))
-	if _, err := io.ReadFull(nc, preface); err != nil {
-		return
-	}
 	fr := http2.NewFramer(nc, nc)
 	fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	fr.WriteSettings(u.settings...)
