@@ -18,3 +18,10 @@ func Conns(srv *Server) int {
 	defer srv.mu.Unlock()
 	return len(srv.conns)
 }
+
+// PlainHTTP2 returns o set to relay requests that are not gRPC calls,
+// for the HTTP/2 conformance test.
+func PlainHTTP2(o Options) Options {
+	o.plainHTTP2 = true
+	return o
+}

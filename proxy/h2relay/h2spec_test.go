@@ -47,7 +47,10 @@ func TestH2Spec(t *testing.T) {
 		case <-r.Context().Done():
 			return
 		}
-		io.WriteString(w, "hello from the h2spec backend\n")
+		// One length-prefixed message, as the relay checks response
+		// messages against the size limit.
+		msg := "hello from the h2spec backend\n"
+		w.Write(append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...))
 	})}
 	go backend.Serve(blis)
 	defer backend.Close()
@@ -61,7 +64,7 @@ func TestH2Spec(t *testing.T) {
 	<-guard.Ready()
 	rr, stop := h2relay.NewRoundRobin(guard)
 	defer stop()
-	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.Options{})
+	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.PlainHTTP2(h2relay.Options{}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -75,9 +78,10 @@ func TestH2Spec(t *testing.T) {
 	out, _ := exec.CommandContext(runCtx, bin, "-h", "127.0.0.1", "-p", port, "-o", "2").CombinedOutput()
 	passed, failed := h2specSummary(t, string(out))
 	t.Logf("h2spec: %d passed, %d failed (HAProxy 2.6: %d passed)", passed, failed, h2specBar)
-	// A quiet run passes 141 with none failed; on a loaded machine a
-	// timing-bound check (the concurrency limit) can miss, so the bar is
-	// HAProxy's result rather than a perfect score.
+	// A quiet run passes 143; the two it fails are HEADERS on a closed
+	// stream, which the relay answers with a stream error (README). On a
+	// loaded machine a timing-bound check (the concurrency limit) can
+	// miss, so the bar is HAProxy's result rather than a perfect score.
 	if passed < h2specBar {
 		t.Fatalf("h2spec: %d passed, %d failed; want at least %d passed:\n%s", passed, failed, h2specBar, out)
 	}

@@ -116,6 +116,13 @@ type Options struct {
 	// trace parent, message, attempts, first byte, bytes), for access
 	// logs. Off, they stay zero and cost nothing.
 	Detail bool
+
+	// plainHTTP2 relays requests that are not gRPC calls (any method or
+	// content-type) instead of answering them 405/415 itself. Only the
+	// HTTP/2 conformance test sets it (export_test.go): h2spec's
+	// requests are plain HTTP/2, and it checks the frame layer through a
+	// plain HTTP/2 backend, which needs its streams to stay open.
+	plainHTTP2 bool
 }
 
 // Defaults of the replay buffers.

@@ -71,7 +71,7 @@ func (d *downConn) openStream(f *http2.HeadersFrame, fields []hpackField, err er
 	if clen < -1 || (f.StreamEnded() && clen > 0) {
 		return false, http2.StreamError{StreamID: id, Code: http2.ErrCodeProtocol}
 	}
-	if reply := notGRPC(method, ctype); reply != nil {
+	if reply := notGRPC(method, ctype); reply != nil && !d.srv.o.plainHTTP2 {
 		d.mu.Lock()
 		d.writeHeadersLocked(id, reply, true)
 		if !f.StreamEnded() {
