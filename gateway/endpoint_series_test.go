@@ -11,6 +11,7 @@ import (
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
+	"github.com/straitproxy/strait/internal/testutil/promtest"
 	"google.golang.org/grpc"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -55,10 +56,10 @@ clusters: {user: {etcd: {hosts: [%s], key: user.rpc, dial_timeout: 500ms}}}
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "no series with b's address", func() bool {
-		return seriesOf(t, reg, b.Addr()) == 0
+		return promtest.CountSeries(t, reg, map[string]string{"endpoint": b.Addr()}) == 0
 	})
 	for _, name := range append(dataSeries, balancerSeries...) {
-		if seriesOf(t, reg, a.Addr(), name) == 0 {
+		if promtest.CountSeries(t, reg, map[string]string{"endpoint": a.Addr()}, name) == 0 {
 			t.Errorf("%s: a's series went with b's", name)
 		}
 	}
@@ -97,7 +98,7 @@ func traffic(t *testing.T, reg *prometheus.Registry, conn *grpc.ClientConn, l4 s
 		c.Close()
 		for _, ep := range endpoints {
 			for _, name := range append(dataSeries, balancerSeries...) {
-				if seriesOf(t, reg, ep, name) == 0 {
+				if promtest.CountSeries(t, reg, map[string]string{"endpoint": ep}, name) == 0 {
 					return false
 				}
 			}
@@ -125,16 +126,16 @@ timeouts: {drain: 5s}
 	if _, err := testpb.NewTestServiceClient(conn).UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	if seriesOf(t, reg, b.Addr(), "strait_grpc_requests_total") != 1 {
+	if promtest.CountSeries(t, reg, map[string]string{"endpoint": b.Addr()}, "strait_grpc_requests_total") != 1 {
 		t.Fatal("no series of h's endpoint before the reload")
 	}
 	if err := gw.Reload(parse(t, greeterConfig(a.Addr()))); err != nil {
 		t.Fatal(err)
 	}
 	testutil.WaitFor(t, 10*time.Second, "no series of the dropped cluster's endpoint", func() bool {
-		return seriesOf(t, reg, b.Addr()) == 0
+		return promtest.CountSeries(t, reg, map[string]string{"endpoint": b.Addr()}) == 0
 	})
-	if seriesOf(t, reg, a.Addr(), "strait_grpc_requests_total") != 1 {
+	if promtest.CountSeries(t, reg, map[string]string{"endpoint": a.Addr()}, "strait_grpc_requests_total") != 1 {
 		t.Fatal("the kept cluster's series went too")
 	}
 }

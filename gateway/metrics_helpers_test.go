@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"log/slog"
-	"slices"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +9,7 @@ import (
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/testutil/promtest"
 	"github.com/straitproxy/strait/metrics"
 )
 
@@ -47,25 +47,12 @@ func scraped(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 			continue
 		}
 		for _, m := range f.GetMetric() {
-			if hasLabels(m, labels) {
+			if promtest.HasLabels(m, labels) {
 				out = append(out, m)
 			}
 		}
 	}
 	return out
-}
-
-func hasLabels(m *dto.Metric, labels map[string]string) bool {
-	found := 0
-	for _, l := range m.GetLabel() {
-		if v, ok := labels[l.GetName()]; ok {
-			if v != l.GetValue() {
-				return false
-			}
-			found++
-		}
-	}
-	return found == len(labels)
 }
 
 // sum adds up the counter or gauge samples scraped selects.
@@ -76,26 +63,4 @@ func sum(t *testing.T, reg *prometheus.Registry, name string, labels map[string]
 		total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return total
-}
-
-// seriesOf counts the series in reg, of every family, labelled with
-// endpoint; only the families named in only, if any.
-func seriesOf(t *testing.T, reg *prometheus.Registry, endpoint string, only ...string) int {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range families {
-		if len(only) > 0 && !slices.Contains(only, f.GetName()) {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			if hasLabels(m, map[string]string{"endpoint": endpoint}) {
-				n++
-			}
-		}
-	}
-	return n
 }

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/straitproxy/strait/internal/testutil/promtest"
 	"google.golang.org/grpc/codes"
 )
 
@@ -25,13 +25,13 @@ func TestRetainEndpointsDeletesDepartedSeries(t *testing.T) {
 	for _, name := range []string{"strait_grpc_requests_total", "strait_tcp_connections_opened_total",
 		"strait_tcp_connections_active", "strait_tcp_connection_failures_total",
 		"strait_tcp_upstream_sent_bytes_total", "strait_tcp_upstream_received_bytes_total"} {
-		if n := countSeries(t, reg, name, "greeter", b); n != 0 {
+		if n := promtest.CountSeries(t, reg, map[string]string{"cluster": "greeter", "endpoint": b}, name); n != 0 {
 			t.Errorf("%s: %d series of the departed endpoint remain", name, n)
 		}
-		if n := countSeries(t, reg, name, "greeter", a); n == 0 {
+		if n := promtest.CountSeries(t, reg, map[string]string{"cluster": "greeter", "endpoint": a}, name); n == 0 {
 			t.Errorf("%s: the remaining endpoint lost its series", name)
 		}
-		if n := countSeries(t, reg, name, "db", b); n == 0 && name != "strait_grpc_requests_total" {
+		if n := promtest.CountSeries(t, reg, map[string]string{"cluster": "db", "endpoint": b}, name); n == 0 && name != "strait_grpc_requests_total" {
 			t.Errorf("%s: another cluster's series of the same address were deleted", name)
 		}
 	}
@@ -52,28 +52,3 @@ func TestRetainEndpointsDeletesDepartedSeries(t *testing.T) {
 type errRefused struct{}
 
 func (errRefused) Error() string { return "refused" }
-
-// countSeries counts the samples of name labelled cluster and endpoint.
-func countSeries(t *testing.T, reg *prometheus.Registry, name, cluster, endpoint string) int {
-	t.Helper()
-	families, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["cluster"] == cluster && labels["endpoint"] == endpoint {
-				n++
-			}
-		}
-	}
-	return n
-}
