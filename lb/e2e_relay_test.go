@@ -162,6 +162,9 @@ func relayLoad(cc *grpc.ClientConn, callers int, warmup time.Duration) ([]result
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Go(func() {
+			// A ramp, not a wait for a condition: callers join one by one
+			// over the first half of the warm-up, as a load that grows,
+			// so that no node is judged on a burst of simultaneous firsts.
 			time.Sleep(time.Duration(i) * warmup / time.Duration(2*callers))
 			for time.Now().Before(end) && calls.Add(1) <= 200_000 {
 				r := relayCall(client, time.Since(start))
