@@ -113,7 +113,12 @@ func (c *cluster) load(workers int, d time.Duration, max int, during func(time.D
 }
 
 func call(client pb.GreeterClient, at time.Duration) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	return callWithin(client, at, 2*time.Second)
+}
+
+// callWithin is call with a deadline of timeout.
+func callWithin(client pb.GreeterClient, at, timeout time.Duration) result {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	t0 := time.Now()
 	rep, err := client.SayHello(ctx, &pb.HelloRequest{Name: "lb"})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -167,7 +166,7 @@ func relayLoad(cc *grpc.ClientConn, callers int, warmup time.Duration) ([]result
 			// so that no node is judged on a burst of simultaneous firsts.
 			time.Sleep(time.Duration(i) * warmup / time.Duration(2*callers))
 			for time.Now().Before(end) && calls.Add(1) <= 200_000 {
-				r := relayCall(client, time.Since(start))
+				r := callWithin(client, time.Since(start), relayCallTimeout)
 				if r.at >= warmup {
 					mu.Lock()
 					out = append(out, r)
@@ -180,19 +179,9 @@ func relayLoad(cc *grpc.ClientConn, callers int, warmup time.Duration) ([]result
 	return out, from
 }
 
-// relayCall is call with a deadline no scenario comes near, so that
+// relayCallTimeout is a deadline no relay scenario comes near, so that
 // only the balancing keeps calls off a slow node, never its breaker.
-func relayCall(client pb.GreeterClient, at time.Duration) result {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	t0 := time.Now()
-	rep, err := client.SayHello(ctx, &pb.HelloRequest{Name: "lb"})
-	r := result{at: at, latency: time.Since(t0), err: err}
-	if err == nil {
-		_, r.backend, _ = strings.Cut(rep.GetMessage(), " from ")
-	}
-	return r
-}
+const relayCallTimeout = 30 * time.Second
 
 func relayCallers() []int { return []int{20, 100} }
 
