@@ -210,10 +210,12 @@ func TestFollowsRotation(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	testutil.WaitFor(t, 20*time.Second, "a new file at the path", func() bool {
+	// Until a line logged after the removal is in a new file at the path:
+	// the file can appear (reopened) before any line reaches it, and a
+	// line logged just before the reopen went to the removed file.
+	testutil.WaitFor(t, 20*time.Second, "a line in a new file at the path", func() bool {
 		logOne(l, "after")
-		_, err := os.Stat(path)
-		return err == nil
+		return len(readLines(t, path)) > 0
 	})
 	l.Close()
 	lines := readLines(t, path)
