@@ -5,6 +5,21 @@
 // through with flow control on both sides, and messages are never
 // parsed beyond their length prefix (for the size limit).
 //
+// # Where things live
+//
+// Each core type has a file that holds its fields and its life cycle:
+// Server (relay.go), conn (conn.go: what both sides share, with its
+// frame reading in frames.go), downConn (down.go), upConn (up.go, and
+// up_stream.go for the responses it reads), stream (stream.go), leg and
+// chunk (leg.go), transport and pool (pool.go). A feature that touches
+// several types keeps its methods on all of them in the feature's own
+// file, so that it can be read, and removed, in one place: a request's
+// admission and dispatch (request.go), time limits (timeouts.go,
+// deadline.go), the overload budget (budget.go), retries (retry.go,
+// policy.go), moves between pools (repick.go), keep-alive PINGs
+// (keepalive.go), idle reaping (reap.go), and DATA forwarding with its
+// flow control (forward.go).
+//
 // # Goroutines
 //
 // Per Server: one idle sweeper (Server.idleLoop: idle client

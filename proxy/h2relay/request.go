@@ -262,8 +262,3 @@ func (srv *Server) upstreamTLS(bal Balancer) *tls.Config {
 // errEndpointDown ends a call picked for an endpoint whose last dial
 // failed or whose connection was lost; the call is picked again.
 var errEndpointDown = errors.New("h2relay: endpoint down, call re-picked")
-
-// failUnavailable ends a call that never reached an endpoint.
-func (s *stream) failUnavailable(msg string) {
-	failDown(&s.down, codes.Unavailable, msg)
-}

@@ -84,22 +84,6 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	return l.pumpLocked(nil), true
 }
 
-// upClosed frees the stream slot of a finished up leg on c.
-func (s *stream) upClosed(c *conn) {
-	uc := c.up
-	n := uc.active.Add(-1)
-	if n == 0 {
-		uc.idleAt.Store(time.Now().UnixNano())
-		if uc.draining.Load() {
-			c.closeLocked()
-		}
-	}
-	if uc.p.nwaiting.Load() > 0 {
-		uc.p.t.wg.Add(1)
-		go uc.p.redispatch()
-	}
-}
-
 func (p *pool) redispatch() {
 	defer p.t.wg.Done()
 	p.mu.Lock()
