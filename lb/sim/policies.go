@@ -30,8 +30,23 @@ func (p *RoundRobin) Pick(time.Duration) (int, any, bool) {
 	return n, nil, true
 }
 
+// PickAvoiding implements Retrier: the next member in turn that avoid
+// does not name.
+func (p *RoundRobin) PickAvoiding(_ time.Duration, avoid func(int) bool) (int, any, bool) {
+	for i := range p.nodes {
+		if n := p.nodes[(p.next+i)%len(p.nodes)]; !avoid(n) {
+			p.next += i + 1
+			return n, nil, true
+		}
+	}
+	return 0, nil, false
+}
+
 // Done implements Policy.
 func (*RoundRobin) Done(any, time.Duration, bool) {}
+
+// Cancel implements Retrier.
+func (*RoundRobin) Cancel(any, time.Duration) {}
 
 // LeastRequest is grpc-go's least_request: two random members, the one
 // with fewer calls in flight wins.

@@ -16,6 +16,12 @@ type Result struct {
 	// LateErrorRate and LateShare count requests after Scenario.Settle.
 	LateErrorRate float64
 	LateShare     []float64
+	// Calls names how calls were sent (Calls.Name); Attempts is the
+	// attempts per call, cancelled hedges included; Denied counts the
+	// retries and hedges the budget refused.
+	Calls    string
+	Attempts float64
+	Denied   int
 
 	records []record
 	nodes   int
@@ -33,7 +39,11 @@ type recorder struct {
 	records []record
 }
 
-func newRecorder(s Scenario) *recorder { return &recorder{s: s} }
+// newRecorder makes room for the calls s expects (and some), as growing
+// the records showed in profiles of a run.
+func newRecorder(s Scenario) *recorder {
+	return &recorder{s: s, records: make([]record, 0, int(1.1*s.Rate*s.Duration.Seconds()))}
+}
 
 func (r *recorder) add(at time.Duration, node int, lat time.Duration, fail bool) {
 	r.records = append(r.records, record{at: at, lat: lat, node: node, fail: fail})

@@ -2,7 +2,9 @@
 // replays one Request stream against several balancing policies (round
 // robin, least Request, a go-zero-style p2c and strait's lb.Pool) in
 // scenarios with slow, failing, dying, spiking and joining nodes, and
-// reports latency percentiles, error rates and traffic shares.
+// reports latency percentiles, error rates and traffic shares. Calls can
+// also be retried or hedged, as gRPC's policies say (gRFC A6), under a
+// retry budget as the relay's (RunCalls).
 //
 // Every policy sees the same arrivals and the same per-Request service
 // time draws. How a node's latency depends on its load is the scenario's
@@ -14,7 +16,6 @@ package sim
 
 import (
 	"container/heap"
-	"math"
 	"math/rand/v2"
 	"time"
 )
@@ -72,6 +73,16 @@ type Policy interface {
 	Done(tok any, now time.Duration, fail bool)
 }
 
+// Retrier is a Policy that can place a call's retries and hedges: it
+// picks among the nodes avoid does not name (ok is false when none of
+// them may take the call) and hears of an attempt cancelled because
+// another attempt of its call won.
+type Retrier interface {
+	Policy
+	PickAvoiding(now time.Duration, avoid func(node int) bool) (node int, tok any, ok bool)
+	Cancel(tok any, now time.Duration)
+}
+
 // Request is one arrival: its time and its latency draw.
 type Request struct {
 	at time.Duration
@@ -89,67 +100,6 @@ func Stream(s Scenario, seed uint64) []Request {
 		}
 		out = append(out, Request{at: t, z: r.NormFloat64()})
 	}
-}
-
-type completion struct {
-	at   time.Duration
-	node int
-	tok  any
-	fail bool
-}
-
-type completions []completion
-
-func (c completions) Len() int           { return len(c) }
-func (c completions) Less(i, j int) bool { return c[i].at < c[j].at }
-func (c completions) Swap(i, j int)      { c[i], c[j] = c[j], c[i] }
-func (c *completions) Push(x any)        { *c = append(*c, x.(completion)) }
-func (c *completions) Pop() any {
-	old := *c
-	x := old[len(old)-1]
-	*c = old[:len(old)-1]
-	return x
-}
-
-// Run replays stream against p and measures the outcome. now is set
-// before every call into p, for policies that read a clock.
-func Run(s Scenario, stream []Request, p Policy, now *time.Duration) Result {
-	var pending completions
-	rec := newRecorder(s)
-	members := s.Members
-	nodes := newServers(s)
-	total := 0 // calls in flight in the cluster
-	flush := func(until time.Duration) {
-		for pending.Len() > 0 && pending[0].at <= until {
-			c := heap.Pop(&pending).(completion)
-			*now = c.at
-			nodes[c.node].inflight--
-			total--
-			p.Done(c.tok, c.at, c.fail)
-		}
-	}
-	for _, req := range stream {
-		for len(members) > 0 && members[0].At <= req.at {
-			flush(members[0].At)
-			*now = members[0].At
-			p.Update(members[0].Nodes, *now)
-			members = members[1:]
-		}
-		flush(req.at)
-		*now = req.at
-		node, tok, ok := p.Pick(req.at)
-		if !ok {
-			rec.add(req.at, -1, 0, true)
-			continue
-		}
-		service, fail := s.Serve(node, req.at, req.z)
-		total++
-		lat := nodes[node].latency(req.at, service) + time.Duration(total)*s.Shared
-		rec.add(req.at, node, lat, fail)
-		heap.Push(&pending, completion{at: req.at + lat, node: node, tok: tok, fail: fail})
-	}
-	flush(time.Duration(math.MaxInt64))
-	return rec.result(p.Name())
 }
 
 // server is one node's load during a Run.
@@ -171,20 +121,36 @@ func newServers(s Scenario) []*server {
 	return out
 }
 
-// latency admits a call arriving at t that needs service and returns how
-// long it takes, queueing and stretching included.
-func (n *server) latency(t, service time.Duration) time.Duration {
+// admit takes a call arriving at t that needs service: its service
+// starts at start (later than t when it waits for a worker) and ends at
+// end, stretched when the node is past its knee.
+func (n *server) admit(t, service time.Duration) (start, end time.Duration) {
 	n.inflight++
 	if n.Knee > 0 && n.inflight > n.Knee {
 		service = time.Duration(float64(service) * float64(n.inflight) / float64(n.Knee))
 	}
 	if n.Workers == 0 {
-		return service
+		return t, t + service
 	}
-	start := max(t, n.free[0]) // the worker free first takes the call
+	start = max(t, n.free[0]) // the worker free first takes the call
 	n.free[0] = start + service
 	heap.Fix(&n.free, 0)
-	return start + service - t
+	return start, start + service
+}
+
+// cancel takes back at t a call admitted for [start, end): it no longer
+// counts in flight, and its worker is free from t (or from start, if it
+// had not begun) unless a later call is already booked on that worker,
+// whose start stays as it was admitted.
+func (n *server) cancel(t, start, end time.Duration) {
+	n.inflight--
+	for i, f := range n.free {
+		if f == end {
+			n.free[i] = max(t, start)
+			heap.Fix(&n.free, i)
+			return
+		}
+	}
 }
 
 // durations is a min-heap of times.

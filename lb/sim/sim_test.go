@@ -86,4 +86,15 @@ func TestSimulatorDeterministic(t *testing.T) {
 	if a.P99 != b.P99 || a.P50 != b.P50 || a.Share[troubled] != b.Share[troubled] {
 		t.Fatalf("two runs differ: %+v vs %+v", a.P99, b.P99)
 	}
+	s = Spikes(Low)
+	s.Duration = 5 * time.Second
+	hedged := func() Result {
+		var now time.Duration
+		c := CallWays(Low, 7)[4]
+		return RunCalls(s, Stream(s, 7), NewStrait(lb.Options{}, &now, 7, nodes), c, &now)
+	}
+	a, b = hedged(), hedged()
+	if a.P99 != b.P99 || a.Attempts != b.Attempts || a.Attempts <= 1 {
+		t.Fatalf("two hedged runs differ, or hedge nothing: p99 %v vs %v, attempts %v vs %v", a.P99, b.P99, a.Attempts, b.Attempts)
+	}
 }

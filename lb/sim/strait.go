@@ -57,6 +57,24 @@ func (s *Strait) Pick(time.Duration) (int, any, bool) {
 	return s.node[c.Endpoint().Addr()], c, true
 }
 
+// PickAvoiding implements Retrier with the pool's pick for retries.
+func (s *Strait) PickAvoiding(_ time.Duration, avoid func(int) bool) (int, any, bool) {
+	c, err := s.pool.AcquireAvoiding(func(addr string) bool { return avoid(s.node[addr]) })
+	if err != nil {
+		return 0, nil, false
+	}
+	return s.node[c.Endpoint().Addr()], c, true
+}
+
+// Cancel implements Retrier: a cancelled attempt says nothing of its
+// endpoint's health, but its time so far is a lower bound on the
+// endpoint's latency.
+func (*Strait) Cancel(tok any, _ time.Duration) {
+	c := tok.(*lb.Call)
+	c.FirstResponse()
+	c.End(health.Ignore, nil)
+}
+
 // Done implements Policy.
 func (s *Strait) Done(tok any, _ time.Duration, fail bool) {
 	if fail {
