@@ -166,6 +166,23 @@ func TestAbuseLimits(t *testing.T) {
 			}
 			return r.fr.WriteData(id, true, []byte{0, 0})
 		})},
+		{"HEADERS flood on a stream the relay reset", h2relay.Options{MaxConcurrentStreams: 1}, func(r *rawConn) {
+			// Ignored, as late frames on a reset stream are, but each
+			// costs a header decode: the empty-frame limit bounds them.
+			r.headers(1, false, hold...)
+			r.headers(3, false, hold...)
+			if code := r.reset(3); code != http2.ErrCodeRefusedStream {
+				r.t.Fatalf("second stream: RST_STREAM %v, want REFUSED_STREAM", code)
+			}
+			go func() {
+				for range 20000 {
+					if r.headers(3, true) != nil {
+						return
+					}
+				}
+			}()
+			r.goAway(http2.ErrCodeEnhanceYourCalm)
+		}},
 		{"idle connection", h2relay.Options{IdleTimeout: 100 * time.Millisecond}, func(r *rawConn) {
 			r.goAway(http2.ErrCodeNo)
 		}},

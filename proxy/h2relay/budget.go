@@ -202,7 +202,7 @@ func (d *downConn) shedStream(l *leg) {
 		return
 	}
 	l.finishLocked()
-	d.wfr.WriteRSTStream(l.id, http2.ErrCodeEnhanceYourCalm)
+	d.writeResetLocked(l.id, http2.ErrCodeEnhanceYourCalm)
 	d.kick()
 	d.mu.Unlock()
 	resetLeg(&l.s.up, http2.ErrCodeCancel)

@@ -17,8 +17,9 @@
 // admission and dispatch (request.go), time limits (timeouts.go,
 // deadline.go), the overload budget (budget.go), retries (retry.go,
 // policy.go), moves between pools (repick.go), keep-alive PINGs
-// (keepalive.go), idle reaping (reap.go), and DATA forwarding with its
-// flow control (forward.go).
+// (keepalive.go), idle reaping (reap.go), late frames on streams the
+// relay reset (resets.go), and DATA forwarding with its flow control
+// (forward.go).
 //
 // # Goroutines
 //

@@ -28,6 +28,7 @@ type downConn struct {
 	drainAcked bool
 
 	resets, pings, settings, empties bucket
+	reset                            recentResets // guarded by mu
 
 	client string // the remote address, with Options.Detail only
 }
@@ -177,11 +178,12 @@ func (d *downConn) onDownData(f *http2.DataFrame) error {
 		return err
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if f.StreamID > d.lastID {
+	idle := f.StreamID > d.lastID
+	d.mu.Unlock()
+	if idle {
 		return http2.ConnectionError(http2.ErrCodeProtocol)
 	}
-	return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeStreamClosed}
+	return d.onClosedStream(f.StreamID, false)
 }
 
 // relayData forwards a client's DATA upstream, or ends the call when a
@@ -247,7 +249,7 @@ func (d *downConn) abort(id uint32, code http2.ErrCode) error {
 	if l != nil {
 		l.finishLocked()
 	}
-	d.wfr.WriteRSTStream(id, code)
+	d.writeResetLocked(id, code)
 	d.kick()
 	d.mu.Unlock()
 	if l != nil {

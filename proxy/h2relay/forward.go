@@ -117,7 +117,7 @@ func resetLeg(dst *leg, code http2.ErrCode) {
 	if code != http2.ErrCodeNo {
 		dst.finishLocked()
 		c := dst.conn.Load()
-		c.wfr.WriteRSTStream(dst.id, code)
+		c.writeResetLocked(dst.id, code)
 		c.kick()
 		mu.Unlock()
 		return

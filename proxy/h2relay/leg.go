@@ -97,7 +97,7 @@ func (l *leg) pumpLocked(b *batch) (sent int32) {
 		ch := &l.queue[0]
 		switch {
 		case ch.rst:
-			c.wfr.WriteRSTStream(l.id, ch.code)
+			c.writeResetLocked(l.id, ch.code)
 			l.finishLocked()
 		case ch.fields != nil:
 			c.writeHeadersLocked(l.id, ch.fields, ch.end)

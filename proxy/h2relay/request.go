@@ -75,7 +75,7 @@ func (d *downConn) openStream(f *http2.HeadersFrame, fields []hpackField, err er
 		d.mu.Lock()
 		d.writeHeadersLocked(id, reply, true)
 		if !f.StreamEnded() {
-			d.wfr.WriteRSTStream(id, http2.ErrCodeNo)
+			d.writeResetLocked(id, http2.ErrCodeNo)
 		}
 		d.rb.add(d.conn)
 		d.mu.Unlock()
@@ -137,13 +137,7 @@ func scanRequest(fields []hpackField) (clen int64, ctype string) {
 
 func (d *downConn) onTrailers(id uint32, l *leg, fields []hpackField, err error, end bool) error {
 	if l == nil {
-		// A stream already closed, perhaps reset by the relay while
-		// the client was sending (RFC 9113 §5.1): a stream error, not
-		// the connection's end. It costs a reply and no progress.
-		if err := d.useless(); err != nil {
-			return err
-		}
-		return http2.StreamError{StreamID: id, Code: http2.ErrCodeStreamClosed}
+		return d.onClosedStream(id, true)
 	}
 	d.mu.Lock()
 	recvEnd := l.recvEnd

@@ -307,26 +307,6 @@ func TestStreamAfterIdleGoAwayIsRefused(t *testing.T) {
 	}
 }
 
-// HEADERS on a stream that is closed (here: the client reset it) is a
-// stream error, not the end of the connection (RFC 9113 §5.1).
-func TestHeadersOnClosedStreamIsAStreamError(t *testing.T) {
-	up := startFakeUpstream(t, nil)
-	r := dialRaw(t, startRelay(t, h2relay.Options{}, up.addr()))
-	if err := r.headers(1, false); err != nil {
-		t.Fatal(err)
-	}
-	testutil.WaitFor(t, 10*time.Second, "the call at the endpoint", func() bool { return up.requests.Load() == 1 })
-	r.fr.WriteRSTStream(1, http2.ErrCodeCancel)
-	if err := r.headers(1, true); err != nil {
-		t.Fatal(err)
-	}
-	if code := r.reset(1); code != http2.ErrCodeStreamClosed {
-		t.Fatalf("reset %v, want STREAM_CLOSED", code)
-	}
-	r.fr.WritePing(false, [8]byte{1})
-	r.until("PING ack", func(f http2.Frame) bool { p, ok := f.(*http2.PingFrame); return ok && p.IsAck() })
-}
-
 // A gRPC route takes POST with an application/grpc content-type only;
 // anything else is answered by the relay and never reaches an endpoint.
 func TestNonGRPCRequestsAnsweredByTheRelay(t *testing.T) {
