@@ -29,10 +29,10 @@ func (b *batch) flush() {
 // frameBuffered says whether a whole frame waits in the read buffer,
 // so reading it will not block.
 func (c *conn) frameBuffered() bool {
-	n := c.br.Buffered()
+	n := c.br.buffered()
 	if n < 9 {
 		return false
 	}
-	h, _ := c.br.Peek(9)
+	h := c.br.peek(9)
 	return n >= 9+(int(h[0])<<16|int(h[1])<<8|int(h[2]))
 }

@@ -30,9 +30,14 @@
 // the goroutine that called Serve.
 //
 // Per client connection (downConn): a reader, which runs serve and
-// handles every frame the client sends, and a flusher (conn.flushLoop).
-// Per upstream connection (upConn): the same pair, started by upConn.run
-// once a pool's dial succeeds; each dial runs on a goroutine of its own
+// handles every frame the client sends, and, only while there is
+// something to write, a flusher (conn.flushLoop): conn.kick starts one
+// when none runs, and it ends when a pass finds nothing more kicked, so
+// an idle connection has no flusher. The Server's WaitGroup counts a
+// connection's flushing once, from startFlusher until its last flusher
+// ends after the close. Per upstream connection (upConn): the same, its
+// reader started by upConn.run once a pool's dial succeeds; each dial
+// runs on a goroutine of its own
 // (pool.dial). Short-lived goroutines: pool.redispatch (below), the
 // close of a connection whose keep-alive PING went unanswered
 // (upConn.lose), since a TLS close may block on a vanished peer, and a
@@ -49,6 +54,10 @@
 // of buffered frames. Any goroutine may append to wbuf under conn.mu; the
 // flusher swaps wbuf out under conn.mu and writes it without the lock, so
 // frames from many calls go out in one write.
+//
+// The read buffer (readBuf) comes from a pool when input arrives and,
+// on TCP, goes back once the socket has no more: an idle connection
+// holds neither a read nor a write buffer.
 //
 // DATA and header fields queued on a leg (leg.queue) borrow the reader's
 // buffers while the reader holds the leg's lock; whatever stays queued

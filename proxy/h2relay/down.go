@@ -65,6 +65,7 @@ func (d *downConn) serve() {
 	}
 	d.rb.flush()
 	d.teardown(err)
+	d.br.release()
 }
 
 func (d *downConn) handshake() error {
@@ -73,7 +74,7 @@ func (d *downConn) handshake() error {
 	d.writeSettingsLocked(http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: d.o.MaxConcurrentStreams})
 	d.mu.Unlock()
 	var preface [len(http2.ClientPreface)]byte
-	if _, err := io.ReadFull(d.br, preface[:]); err != nil {
+	if _, err := io.ReadFull(&d.br, preface[:]); err != nil {
 		return err
 	}
 	if string(preface[:]) != http2.ClientPreface {

@@ -25,3 +25,23 @@ func PlainHTTP2(o Options) Options {
 	o.plainHTTP2 = true
 	return o
 }
+
+// IdleHoldings counts, over srv's client connections, those that have a
+// flusher goroutine, hold a read buffer, or hold a write buffer: an
+// idle connection should have none of them.
+func IdleHoldings(srv *Server) (flushers, readBufs, writeBufs int) {
+	srv.each(func(d *downConn) {
+		if d.flush.Load() != flushIdle {
+			flushers++
+		}
+		if d.br.held.Load() {
+			readBufs++
+		}
+		d.mu.Lock()
+		if d.wbuf != nil {
+			writeBufs++
+		}
+		d.mu.Unlock()
+	})
+	return flushers, readBufs, writeBufs
+}

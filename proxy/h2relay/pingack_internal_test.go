@@ -3,6 +3,7 @@ package h2relay
 import (
 	"bytes"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,20 +23,22 @@ func pingFrame(t *testing.T, data [8]byte) *http2.PingFrame {
 	return f.(*http2.PingFrame)
 }
 
-// pipeConn is a relay connection writing into one end of a pipe, with
-// its flusher running; each write arrives as one read at the other end.
+// pipeConn is a relay connection writing into one end of a pipe, its
+// flusher started on demand; each write arrives as one read at the
+// other end.
 func pipeConn(t *testing.T, ackDelay time.Duration) (*conn, net.Conn) {
 	t.Helper()
 	a, b := net.Pipe()
 	o := Options{}.withDefaults()
 	c := newConn(a, &o)
 	c.ackDelay = ackDelay
-	go c.flushLoop()
+	var wg sync.WaitGroup
+	c.startFlusher(&wg)
 	t.Cleanup(func() {
 		c.mu.Lock()
 		c.closeLocked()
 		c.mu.Unlock()
-		<-c.flushed
+		wg.Wait()
 		b.Close()
 	})
 	b.SetReadDeadline(time.Now().Add(10 * time.Second))

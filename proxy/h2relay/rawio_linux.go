@@ -21,6 +21,7 @@ type socketIO struct {
 	raw syscall.RawConn
 
 	rbuf   []byte
+	lend   *readBuf // readLent's buffer, taken only while input waits
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool
@@ -46,8 +47,17 @@ func newSocketIO(nc net.Conn) io.ReadWriter {
 	return s
 }
 
+// readLent reads into rb's buffer, taken from the pool once input is
+// there; while the socket has none it waits holding no buffer.
+func (s *socketIO) readLent(rb *readBuf) (int, error) {
+	s.lend = rb
+	n, err := s.Read(nil)
+	s.lend = nil
+	return n, err
+}
+
 func (s *socketIO) Read(p []byte) (int, error) {
-	if len(p) == 0 {
+	if len(p) == 0 && s.lend == nil {
 		return 0, nil
 	}
 	s.rbuf = p
@@ -66,6 +76,10 @@ func (s *socketIO) Read(p []byte) (int, error) {
 
 // readFD makes one read; false asks the poller to wait for input.
 func (s *socketIO) readFD(fd uintptr) bool {
+	if s.lend != nil {
+		s.lend.take()
+		s.rbuf = s.lend.buf[:]
+	}
 	for {
 		n, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&s.rbuf[0])), uintptr(len(s.rbuf)))
 		switch errno {
@@ -75,6 +89,9 @@ func (s *socketIO) readFD(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if s.lend != nil {
+				s.lend.release() // nothing to read: wait without it
+			}
 			return false
 		}
 		s.rn, s.rerr = 0, &net.OpError{Op: "read", Net: "tcp", Err: errno}

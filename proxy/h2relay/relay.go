@@ -162,12 +162,8 @@ func (s *Server) ServeConn(nc net.Conn) {
 		return
 	}
 	s.conns[d] = struct{}{}
-	s.wg.Add(1)
+	d.startFlusher(&s.wg)
 	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		d.flushLoop()
-	}()
 	d.serve()
 }
 

@@ -39,16 +39,14 @@ func newUpConn(p *pool, nc net.Conn) *upConn {
 	c := newConn(nc, p.t.o)
 	uc := &upConn{conn: c, p: p, hr: newHeaderReader(1 << 20), nextID: 1, maxStreams: 100}
 	c.up = uc
+	c.startFlusher(p.t.wg)
 	return uc
 }
 
-// run serves the connection on two goroutines of the transport.
+// run serves the connection on a goroutine of the transport; its
+// flusher runs when there is something to write.
 func (uc *upConn) run() {
-	uc.p.t.wg.Add(2)
-	go func() {
-		defer uc.p.t.wg.Done()
-		uc.flushLoop()
-	}()
+	uc.p.t.wg.Add(1)
 	go func() {
 		defer uc.p.t.wg.Done()
 		uc.serve()
@@ -110,6 +108,7 @@ func (uc *upConn) serve() {
 	}
 	uc.rb.flush()
 	uc.teardown(err)
+	uc.br.release()
 }
 
 func (uc *upConn) handshake() error {
