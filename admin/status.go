@@ -49,6 +49,9 @@ type ClusterStatus struct {
 	Source string `json:"source"`
 	// State is StateSynced, StateStale or StateNeverSynced.
 	State string `json:"state"`
+	// DataPaths names the data paths that reach the cluster ("relay",
+	// "grpc", "tcp"); the endpoints' balancer numbers cover them all.
+	DataPaths []string `json:"data_paths,omitempty"`
 	// LastSync is when the source last delivered a good set; zero if never.
 	LastSync time.Time `json:"last_sync,omitzero"`
 	// LastError is the source's most recent error, empty when healthy.

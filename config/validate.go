@@ -328,18 +328,8 @@ func tcpOnlyKey(o tcpproxy.Options) string {
 // validateRetryBudgets refuses a retry budget on a cluster that no relay
 // listener reaches: only the relay retries.
 func (c *Config) validateRetryBudgets() error {
-	relayed := map[string]bool{}
-	for _, l := range c.Listeners {
-		if l.Protocol != ProtocolGRPC || l.Dataplane != DataplaneRelay {
-			continue
-		}
-		relayed[l.DefaultCluster] = true
-		for _, r := range l.Routes {
-			relayed[r.Cluster] = true
-		}
-	}
 	for _, name := range sortedKeys(c.Clusters) {
-		if c.Clusters[name].RetryBudget != nil && !relayed[name] {
+		if c.Clusters[name].RetryBudget != nil && !c.PathsTo(name).Relay {
 			return errorf("clusters."+name+".retry_budget", "only the relay retries, and no relay listener reaches this cluster")
 		}
 	}

@@ -25,11 +25,16 @@ import (
 )
 
 // cluster is a running cluster and the configuration it was built from,
-// so a reload can tell whether it changed.
+// so a reload can tell whether it changed. It builds a balancer only for
+// the data paths its listeners use (paths): the others stay nil.
 type cluster struct {
-	// relay balances the HTTP/2 relay's calls; relayDone lets it go.
+	// relay balances the HTTP/2 relay's calls (the zero LBPool when no
+	// relay listener reaches the cluster); relayDone lets it go.
 	relay     h2relay.LBPool
 	relayDone func()
+	// paths are the data paths that reach the cluster; L4 listeners
+	// build their own pools (tcp.go).
+	paths config.Paths
 
 	name string
 	cfg  config.Cluster
@@ -37,6 +42,8 @@ type cluster struct {
 	source string
 	src    upstream.Source
 	guard  *upstream.Guard
+	// proxy is the grpc-go path's cluster (nil without a grpc-go
+	// listener).
 	proxy  *proxy.Cluster
 	cancel context.CancelFunc
 	// unsweep stops the metrics following discovery (nil if they do not).
@@ -56,28 +63,38 @@ func (g *Gateway) newCluster(cfg *config.Config, name string, cc config.Cluster)
 		}
 		guard.WithSavedSets(saved)
 	}
-	sc, err := lb.ServiceConfig(grpcPoolName(name), cc.Balancer)
-	if err != nil {
-		return nil, err
-	}
-	opts := proxy.ClusterOptions{
-		MaxMessageSize: int(cfg.Limits.MaxMessageSize),
-		ConnectTimeout: cfg.Timeouts.Connect,
-		ServiceConfig:  sc,
-	}
+	c := &cluster{name: name, cfg: cc, paths: cfg.PathsTo(name), source: kind, src: src, guard: guard}
+	var tlsConf *tls.Config
 	if t := cc.TLS; t != nil {
-		opts.TLS, err = tlsfiles.ClientConfig(tlsfiles.ClientFiles{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName})
+		tlsConf, err = tlsfiles.ClientConfig(tlsfiles.ClientFiles{CA: t.CA, Cert: t.Cert, Key: t.Key, ServerName: t.ServerName})
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", name, err)
 		}
 	}
-	pc, err := proxy.NewCluster(name, guard, opts)
+	if c.paths.GRPC {
+		if c.proxy, err = newGRPCCluster(cfg, name, cc, guard, tlsConf); err != nil {
+			return nil, err
+		}
+	}
+	if c.paths.Relay {
+		c.relay, c.relayDone = newRelayBalancer(name, cc, guard, tlsConf)
+	}
+	return c, nil
+}
+
+// newGRPCCluster is the grpc-go path's cluster: a grpc.ClientConn
+// balancing over the pool named grpcPoolName(name).
+func newGRPCCluster(cfg *config.Config, name string, cc config.Cluster, guard *upstream.Guard, tlsConf *tls.Config) (*proxy.Cluster, error) {
+	sc, err := lb.ServiceConfig(grpcPoolName(name), cc.Balancer)
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{name: name, cfg: cc, source: kind, src: src, guard: guard, proxy: pc}
-	c.relay, c.relayDone = newRelayBalancer(name, cc, guard, opts.TLS)
-	return c, nil
+	return proxy.NewCluster(name, guard, proxy.ClusterOptions{
+		MaxMessageSize: int(cfg.Limits.MaxMessageSize),
+		ConnectTimeout: cfg.Timeouts.Connect,
+		ServiceConfig:  sc,
+		TLS:            tlsConf,
+	})
 }
 
 // newRelayBalancer is the relay's balancer for a cluster: the lb pool
@@ -122,8 +139,12 @@ func (c *cluster) close() {
 	if c.unsweep != nil {
 		c.unsweep()
 	}
-	c.relayDone()
-	_ = c.proxy.Close()
+	if c.paths.Relay {
+		c.relayDone()
+	}
+	if c.proxy != nil {
+		_ = c.proxy.Close()
+	}
 }
 
 // newSource returns the cluster's discovery source and its kind.
@@ -163,7 +184,7 @@ func (g *Gateway) retire(c *cluster, dropped bool) {
 		// options) its calls count there too, and closing this cluster
 		// cuts none of the relay's: then only the grpc-go path waits.
 		relayOwn := dropped || !c.sharesRelayPool()
-		for (c.proxy.InFlight() > 0 || relayOwn && c.relay.InFlight() > 0) && time.Now().Before(deadline) {
+		for c.inFlight(relayOwn) > 0 && time.Now().Before(deadline) {
 			select {
 			case <-tick.C:
 			case <-g.ctx.Done():
@@ -178,14 +199,35 @@ func (g *Gateway) retire(c *cluster, dropped bool) {
 	})
 }
 
+// inFlight counts the calls c is carrying: the grpc-go path's, and the
+// relay's when they are c's own to wait for.
+func (c *cluster) inFlight(relayOwn bool) int64 {
+	var n int64
+	if c.proxy != nil {
+		n += c.proxy.InFlight()
+	}
+	if c.paths.Relay && relayOwn {
+		n += c.relay.InFlight()
+	}
+	return n
+}
+
 // sharesRelayPool says whether the registry's pool for c's name, which
 // a successor cluster would acquire, is c's own.
 func (c *cluster) sharesRelayPool() bool {
+	if !c.paths.Relay {
+		return false
+	}
 	p, ok := lb.DefaultRegistry.Pool(c.name)
 	return ok && p == c.relay.Pool()
 }
 
-func sameCluster(a, b config.Cluster) bool { return reflect.DeepEqual(a, b) }
+// sameCluster says whether a running cluster can serve a reloaded
+// config's cluster as it is: the same options, reached by the same data
+// paths.
+func sameCluster(c *cluster, cfg *config.Config, cc config.Cluster) bool {
+	return reflect.DeepEqual(c.cfg, cc) && c.paths == cfg.PathsTo(c.name)
+}
 
 func sortedNames(m map[string]*cluster) []string {
 	names := make([]string, 0, len(m))

@@ -259,11 +259,14 @@ func callTimeouts(o *h2relay.Options, t config.Timeouts) {
 	o.StreamIdleTimeout, o.QueueTimeout = off(t.StreamIdle), off(t.Queue)
 }
 
-// relayBalancers maps every current cluster to its relay balancer.
+// relayBalancers maps every current cluster a relay listener reaches to
+// its relay balancer.
 func (g *Gateway) relayBalancers() map[string]h2relay.Balancer {
 	out := make(map[string]h2relay.Balancer, len(g.clusters))
 	for name, c := range g.clusters {
-		out[name] = c.relay
+		if c.paths.Relay {
+			out[name] = c.relay
+		}
 	}
 	return out
 }
@@ -339,7 +342,9 @@ func (g *Gateway) routes(lc config.Listener) *proxy.Routes {
 	r := g.router(lc)
 	clusters := make(map[string]*proxy.Cluster, len(g.clusters))
 	for name, c := range g.clusters {
-		clusters[name] = c.proxy
+		if c.proxy != nil {
+			clusters[name] = c.proxy
+		}
 	}
 	return &proxy.Routes{Table: r, Clusters: clusters}
 }

@@ -23,7 +23,7 @@ func (g *Gateway) Reload(cfg *config.Config) error {
 	next := map[string]*cluster{}
 	var built []*cluster
 	for name, cc := range cfg.Clusters {
-		if old, ok := g.clusters[name]; ok && sameCluster(old.cfg, cc) {
+		if old, ok := g.clusters[name]; ok && sameCluster(old, cfg, cc) {
 			next[name] = old
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/admin"
+	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/upstream"
 )
@@ -25,46 +26,74 @@ func (g *Gateway) Status() admin.Status {
 		if sc, ok := c.src.(upstream.SkipCounter); ok {
 			cs.SkippedValues = sc.SkippedValues()
 		}
-		if ps, ok := busiestPool(name); ok {
-			addBalancerState(&cs, ps)
-		}
+		cs.DataPaths = c.pathNames()
+		addBalancerState(&cs, c.poolStats())
 		st.Clusters = append(st.Clusters, cs)
 	}
 	return st
 }
 
-// busiestPool returns the stats of the cluster's pool that has served the
-// most calls: the relay's, the grpc-go path's or L4's, whichever the
-// cluster's listeners use.
-func busiestPool(cluster string) (lb.PoolStats, bool) {
-	var best lb.PoolStats
-	var bestReqs uint64
-	found := false
-	for _, name := range []string{cluster, grpcPoolName(cluster), tcpPoolName(cluster)} {
-		pool, ok := lb.DefaultRegistry.Pool(name)
-		if !ok {
-			continue
-		}
-		ps := pool.Stats()
-		var reqs uint64
-		for _, e := range ps.Endpoints {
-			reqs += e.Requests
-		}
-		if !found || reqs > bestReqs {
-			best, bestReqs, found = ps, reqs, true
+// pathNames names the data paths that reach c, for the status page.
+func (c *cluster) pathNames() []string {
+	var names []string
+	for _, p := range []struct {
+		name string
+		on   bool
+	}{{config.DataplaneRelay, c.paths.Relay}, {config.DataplaneGRPC, c.paths.GRPC}, {config.ProtocolTCP, c.paths.TCP}} {
+		if p.on {
+			names = append(names, p.name)
 		}
 	}
-	return best, found
+	return names
+}
+
+// poolStats returns the stats of the lb pool of every data path that
+// reaches c (the relay's, the grpc-go path's, L4's).
+func (c *cluster) poolStats() []lb.PoolStats {
+	var out []lb.PoolStats
+	for _, p := range []struct {
+		name string
+		on   bool
+	}{{c.name, c.paths.Relay}, {grpcPoolName(c.name), c.paths.GRPC}, {tcpPoolName(c.name), c.paths.TCP}} {
+		if pool, ok := lb.DefaultRegistry.Pool(p.name); ok && p.on {
+			out = append(out, pool.Stats())
+		}
+	}
+	return out
 }
 
 // addBalancerState fills in the balancer's numbers for the endpoints that
 // discovery lists (endpoints kept only for their grace period are not
-// shown).
-func addBalancerState(cs *admin.ClusterStatus, ps lb.PoolStats) {
-	cs.Panic, cs.PanicActivations = ps.Panicking, ps.PanicActivations
-	byAddr := make(map[string]lb.EndpointStats, len(ps.Endpoints))
-	for _, e := range ps.Endpoints {
-		byAddr[e.Addr] = e
+// shown). With several data paths, each keeping a pool of its own, an
+// endpoint's counts are summed over them, its breaker is the worst of
+// them, and its estimate and last error are those of the pool that sent
+// it the most requests.
+func addBalancerState(cs *admin.ClusterStatus, pools []lb.PoolStats) {
+	type merged struct {
+		lb.EndpointStats
+		most uint64 // requests of the pool the estimate comes from
+	}
+	byAddr := map[string]*merged{}
+	for _, ps := range pools {
+		cs.Panic = cs.Panic || ps.Panicking
+		cs.PanicActivations += ps.PanicActivations
+		for _, e := range ps.Endpoints {
+			m, ok := byAddr[e.Addr]
+			if !ok {
+				byAddr[e.Addr] = &merged{EndpointStats: e, most: e.Requests}
+				continue
+			}
+			m.InFlight += e.InFlight
+			m.Ejections += e.Ejections
+			m.Requests += e.Requests
+			m.Serving = m.Serving && e.Serving
+			if breakerRank(e.Breaker) > breakerRank(m.Breaker) {
+				m.Breaker = e.Breaker
+			}
+			if e.Requests > m.most {
+				m.most, m.Estimate, m.LastError = e.Requests, e.Estimate, e.LastError
+			}
+		}
 	}
 	for i := range cs.Endpoints {
 		ep := &cs.Endpoints[i]
@@ -82,4 +111,15 @@ func addBalancerState(cs *admin.ClusterStatus, ps lb.PoolStats) {
 			ep.LastError = "active health check: not serving"
 		}
 	}
+}
+
+// breakerRank orders breaker states from best to worst.
+func breakerRank(state string) int {
+	switch state {
+	case admin.BreakerOpen:
+		return 2
+	case admin.BreakerHalfOpen:
+		return 1
+	}
+	return 0
 }
