@@ -71,6 +71,9 @@ func (c *Config) validate() error {
 	if err := c.validateRetryBudgets(); err != nil {
 		return err
 	}
+	if err := c.validateHealthCheckTimes(); err != nil {
+		return err
+	}
 	if err := c.validateTracing(); err != nil {
 		return err
 	}
@@ -331,6 +334,30 @@ func (c *Config) validateRetryBudgets() error {
 	for _, name := range sortedKeys(c.Clusters) {
 		if c.Clusters[name].RetryBudget != nil && !c.PathsTo(name).Relay {
 			return errorf("clusters."+name+".retry_budget", "only the relay retries, and no relay listener reaches this cluster")
+		}
+	}
+	return nil
+}
+
+// validateHealthCheckTimes refuses a health check interval or timeout
+// on a cluster only the grpc-go path reaches: that path follows each
+// endpoint's health with grpc.health.v1 Watch, a stream that reports
+// every change as it happens, and has no poll to time. The relay and L4
+// poll, and use both.
+func (c *Config) validateHealthCheckTimes() error {
+	for _, name := range sortedKeys(c.Clusters) {
+		hc := c.Clusters[name].Balancer.HealthCheck
+		if p := c.PathsTo(name); !p.GRPC || p.Relay || p.TCP {
+			continue
+		}
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"interval", hc.Interval != 0}, {"timeout", hc.Timeout != 0}} {
+			if f.set {
+				return errorf("clusters."+name+".balancer.health_check."+f.key,
+					"only the relay and L4 poll health; the grpc-go path that reaches this cluster watches it (grpc.health.v1 Watch) and has no %s", f.key)
+			}
 		}
 	}
 	return nil
