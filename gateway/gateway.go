@@ -1,6 +1,7 @@
 // Package gateway wires a configuration into running parts: a discovery
-// source and last-good guard per cluster, a grpc.ClientConn per cluster,
-// and a proxy server per listener. It also reloads a new configuration
+// source and last-good guard per cluster, the balancer of each data path
+// that reaches it (the relay's pool, a grpc.ClientConn, an L4 pool), and
+// a proxy server per listener. It also reloads a new configuration
 // into the running parts and drains them on shutdown.
 package gateway
 
