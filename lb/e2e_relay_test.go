@@ -3,7 +3,6 @@ package lb_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -14,11 +13,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
-	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 )
 
 // The relay scenarios: three real backends behind the default data path
@@ -120,16 +118,7 @@ func startRelayCluster(t *testing.T, backends ...*modelBackend) *grpc.ClientConn
 	for _, b := range backends {
 		addrs = append(addrs, b.addr)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-guard.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no endpoint set within 5s")
-	}
+	guard := guardtest.Static(t, "c", addrs...)
 	bal, stop := h2relay.NewLBPool(lb.NewPool("c", lb.Options{}), guard)
 	t.Cleanup(stop)
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})

@@ -1,18 +1,16 @@
 package proxy_test
 
 import (
-	"context"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil/backend"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	testgrpc "google.golang.org/grpc/interop/grpc_testing"
@@ -54,11 +52,7 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 	r := route.NewTable("")
 	r.AddPrefix("/grpc.testing.", "c")
 	r.AddService("helloworld.Greeter", "c")
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	guard := guardtest.Static(t, "c", addrs...)
 	h.addr = o.plane.start(t, r, guard, o.maxMessageSize)
 	var err error
 	h.conn, err = grpc.NewClient(h.addr,

@@ -1,4 +1,4 @@
-package upstream
+package upstream_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
+	"github.com/straitproxy/strait/upstream"
+
 	"go.uber.org/goleak"
 )
 
@@ -18,15 +21,15 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // returns once the Guard has applied it. A real registry is not needed to
 // test the Guard's rules; the etcd package tests them against real etcd.
 type stepSource struct {
-	in  chan Update
+	in  chan upstream.Update
 	ack chan struct{}
 }
 
 func newStepSource() *stepSource {
-	return &stepSource{in: make(chan Update), ack: make(chan struct{})}
+	return &stepSource{in: make(chan upstream.Update), ack: make(chan struct{})}
 }
 
-func (s *stepSource) Run(ctx context.Context, emit func(Update)) {
+func (s *stepSource) Run(ctx context.Context, emit func(upstream.Update)) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -38,77 +41,67 @@ func (s *stepSource) Run(ctx context.Context, emit func(Update)) {
 	}
 }
 
-func (s *stepSource) push(u Update) {
+func (s *stepSource) push(u upstream.Update) {
 	s.in <- u
 	<-s.ack
 }
 
-func set(addrs ...string) Update {
-	eps := make([]Endpoint, len(addrs))
+func set(addrs ...string) upstream.Update {
+	eps := make([]upstream.Endpoint, len(addrs))
 	for i, a := range addrs {
-		eps[i] = Endpoint{Addr: a}
+		eps[i] = upstream.Endpoint{Addr: a}
 	}
-	return Update{Endpoints: eps}
+	return upstream.Update{Endpoints: eps}
 }
 
 // runGuard runs a Guard over a stepSource until the test ends.
-func runGuard(t *testing.T, saved *SavedSets) (*Guard, *stepSource) {
+func runGuard(t *testing.T, saved *upstream.SavedSets) (*upstream.Guard, *stepSource) {
 	t.Helper()
 	src := newStepSource()
-	g := NewGuard("user", src, nil)
-	if saved != nil {
-		g.WithSavedSets(saved)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	g, _ := guardtest.Run(t, "user", src, saved)
 	return g, src
 }
 
-func expect(t *testing.T, g *Guard, st State, addrs ...string) {
+func expect(t *testing.T, g *upstream.Guard, st upstream.State, addrs ...string) {
 	t.Helper()
 	s := g.Snapshot()
-	if s.State != st || !slices.Equal(Addrs(s.Endpoints), addrs) {
-		t.Fatalf("snapshot = %v %v, want %v %v", s.State, Addrs(s.Endpoints), st, addrs)
+	if s.State != st || !slices.Equal(upstream.Addrs(s.Endpoints), addrs) {
+		t.Fatalf("snapshot = %v %v, want %v %v", s.State, upstream.Addrs(s.Endpoints), st, addrs)
 	}
 }
 
 func TestGuardFreezesOnErrorAndAppliesRemovals(t *testing.T) {
 	g, src := runGuard(t, nil)
-	expect(t, g, NeverSynced)
+	expect(t, g, upstream.NeverSynced)
 	src.push(set("b:1", "a:1", "b:1"))
-	expect(t, g, Synced, "a:1", "b:1")
+	expect(t, g, upstream.Synced, "a:1", "b:1")
 
 	boom := errors.New("etcd down")
-	src.push(Update{Err: boom, Endpoints: nil})
-	expect(t, g, Stale, "a:1", "b:1")
+	src.push(upstream.Update{Err: boom, Endpoints: nil})
+	expect(t, g, upstream.Stale, "a:1", "b:1")
 	if s := g.Snapshot(); !errors.Is(s.LastErr, boom) || s.LastSync.IsZero() {
 		t.Errorf("stale snapshot = %+v, want LastErr %v and LastSync kept", s, boom)
 	}
-	src.push(Update{Err: boom})
-	expect(t, g, Stale, "a:1", "b:1")
+	src.push(upstream.Update{Err: boom})
+	expect(t, g, upstream.Stale, "a:1", "b:1")
 
 	src.push(set("a:1"))
-	expect(t, g, Synced, "a:1")
+	expect(t, g, upstream.Synced, "a:1")
 	if s := g.Snapshot(); s.LastErr != nil {
 		t.Errorf("LastErr = %v after a sync", s.LastErr)
 	}
 	src.push(set())
-	expect(t, g, Synced)
+	expect(t, g, upstream.Synced)
 }
 
 func TestGuardPublishesMetadataChanges(t *testing.T) {
 	g, src := runGuard(t, nil)
-	var seen []Snapshot
-	cancel := g.Subscribe(func(s Snapshot) { seen = append(seen, s) })
+	var seen []upstream.Snapshot
+	cancel := g.Subscribe(func(s upstream.Snapshot) { seen = append(seen, s) })
 	defer cancel()
-	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
-	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
-	src.push(Update{Endpoints: []Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "2"}}}})
+	src.push(upstream.Update{Endpoints: []upstream.Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
+	src.push(upstream.Update{Endpoints: []upstream.Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "1"}}}})
+	src.push(upstream.Update{Endpoints: []upstream.Endpoint{{Addr: "a:1", Metadata: map[string]string{"w": "2"}}}})
 	if len(seen) != 3 {
 		t.Fatalf("subscriber saw %d snapshots, want 3 (initial, first set, new metadata)", len(seen))
 	}
@@ -124,45 +117,45 @@ func TestGuardReadyOnFirstReport(t *testing.T) {
 		t.Fatal("ready before any report")
 	default:
 	}
-	src.push(Update{Err: errors.New("etcd down")})
+	src.push(upstream.Update{Err: errors.New("etcd down")})
 	select {
 	case <-g.Ready():
 	default:
 		t.Fatal("not ready after the first report (an error)")
 	}
-	expect(t, g, NeverSynced)
+	expect(t, g, upstream.NeverSynced)
 }
 
 func TestGuardWarmStartFromSavedSet(t *testing.T) {
-	saved, err := NewSavedSets(t.TempDir())
+	saved, err := upstream.NewSavedSets(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	g, src := runGuard(t, saved)
 	src.push(set("a:1", "b:1"))
-	expect(t, g, Synced, "a:1", "b:1")
+	expect(t, g, upstream.Synced, "a:1", "b:1")
 	got, err := saved.Load("user")
-	if err != nil || !slices.Equal(Addrs(got), []string{"a:1", "b:1"}) {
+	if err != nil || !slices.Equal(upstream.Addrs(got), []string{"a:1", "b:1"}) {
 		t.Fatalf("saved = %v, %v; want a:1 b:1", got, err)
 	}
 
 	// Next run: the registry is down from the start.
 	g, src = runGuard(t, saved)
-	src.push(Update{Err: errors.New("etcd down")})
-	expect(t, g, Stale, "a:1", "b:1")
+	src.push(upstream.Update{Err: errors.New("etcd down")})
+	expect(t, g, upstream.Stale, "a:1", "b:1")
 	src.push(set("c:1"))
-	expect(t, g, Synced, "c:1")
-	if got, _ := saved.Load("user"); !slices.Equal(Addrs(got), []string{"c:1"}) {
+	expect(t, g, upstream.Synced, "c:1")
+	if got, _ := saved.Load("user"); !slices.Equal(upstream.Addrs(got), []string{"c:1"}) {
 		t.Errorf("saved = %v after sync, want c:1", got)
 	}
 	// Once the registry has answered in this run, an error keeps this
 	// run's set, not the saved one.
-	src.push(Update{Err: errors.New("etcd down")})
-	expect(t, g, Stale, "c:1")
+	src.push(upstream.Update{Err: errors.New("etcd down")})
+	expect(t, g, upstream.Stale, "c:1")
 }
 
 func TestGuardIgnoresSavedSetWhenRegistryAnswers(t *testing.T) {
-	saved, err := NewSavedSets(t.TempDir())
+	saved, err := upstream.NewSavedSets(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +164,7 @@ func TestGuardIgnoresSavedSetWhenRegistryAnswers(t *testing.T) {
 	}
 	g, src := runGuard(t, saved)
 	src.push(set("new:1"))
-	expect(t, g, Synced, "new:1")
+	expect(t, g, upstream.Synced, "new:1")
 }
 
 // TestGuardSubscriberOrdering: subscribers that join while sets change see
@@ -190,7 +183,7 @@ func TestGuardSubscriberOrdering(t *testing.T) {
 			var bad error
 			done := make(chan struct{})
 			var once sync.Once
-			cancel := g.Subscribe(func(s Snapshot) {
+			cancel := g.Subscribe(func(s upstream.Snapshot) {
 				mu.Lock()
 				defer mu.Unlock()
 				if n := len(s.Endpoints); n != last+1 && last >= 0 || n < last {

@@ -3,18 +3,16 @@ package h2relay_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
-	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
 	pb "google.golang.org/grpc/examples/helloworld/helloworld"
 )
@@ -88,11 +86,7 @@ func dialConn(tb testing.TB, addr string) *grpc.ClientConn {
 
 // startGRPCPath serves the grpc-go reference data path in front of addrs.
 func startGRPCPath(tb testing.TB, addrs ...string) string {
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	tb.Cleanup(func() { cancel(); <-done })
+	guard := guardtest.Static(tb, "c", addrs...)
 	cl, err := proxy.NewCluster("c", guard, proxy.ClusterOptions{MaxMessageSize: 4 << 20})
 	if err != nil {
 		tb.Fatal(err)

@@ -2,7 +2,6 @@ package h2relay_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,10 +9,9 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil/backend"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
-	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -90,16 +88,7 @@ func startRelay(t testing.TB, o h2relay.Options, addrs ...string) string {
 
 func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2relay.Server, string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	select {
-	case <-guard.Ready():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no endpoint set within 5s")
-	}
+	guard := guardtest.Static(t, "c", addrs...)
 	rr, stopRR := h2relay.NewRoundRobin(guard)
 	t.Cleanup(stopRR)
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o)

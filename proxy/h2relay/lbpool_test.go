@@ -1,15 +1,12 @@
 package h2relay_test
 
 import (
-	"context"
-	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
-	"github.com/straitproxy/strait/upstream"
-	"github.com/straitproxy/strait/upstream/static"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 )
@@ -19,12 +16,7 @@ import (
 func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 	b0, b1, bad := startBackend(t, "b0"), startBackend(t, "b1"), startBackend(t, "bad")
 	bad.SetFailure(1, codes.Unavailable)
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New([]string{b0.addr, b1.addr, bad.addr}), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-guard.Ready()
+	guard := guardtest.Static(t, "c", b0.addr, b1.addr, bad.addr)
 	bal, stop := h2relay.NewLBPool(lb.NewPool("c", lb.Options{}), guard)
 	t.Cleanup(stop)
 	_, addr := startRelayBal(t, h2relay.Options{}, bal)
@@ -50,12 +42,7 @@ func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 // the refusal as the dead endpoint's failure.
 func TestLBPoolRepicksOffARefusedEndpoint(t *testing.T) {
 	live, dead := startBackend(t, "live"), deadAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	guard := upstream.NewGuard("c", static.New([]string{live.addr, dead}), slog.New(slog.DiscardHandler))
-	done := make(chan struct{})
-	go func() { guard.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	<-guard.Ready()
+	guard := guardtest.Static(t, "c", live.addr, dead)
 	pool := lb.NewPool("c", lb.Options{})
 	bal, stop := h2relay.NewLBPool(pool, guard)
 	t.Cleanup(stop)

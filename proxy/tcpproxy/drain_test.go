@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/straitproxy/strait/internal/testutil"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -33,12 +34,10 @@ func (s *setSource) Run(ctx context.Context, emit func(upstream.Update)) {
 // followGuard makes h's proxy follow a Guard fed by the returned channel.
 func followGuard(t *testing.T, h *harness) chan<- []string {
 	src := &setSource{sets: make(chan []string)}
-	g := upstream.NewGuard("test", src, quietLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
-	stop := NewPoolBalancer(h.pool).Follow(g, h.proxy)
-	t.Cleanup(func() { stop(); cancel(); <-done })
+	g, _ := guardtest.Run(t, "test", src, nil)
+	// Cleanups run last first: the balancer stops following before
+	// the guard stops.
+	t.Cleanup(NewPoolBalancer(h.pool).Follow(g, h.proxy))
 	return src.sets
 }
 

@@ -1,14 +1,13 @@
 package tcpproxy
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/straitproxy/strait/health"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 
 	"github.com/straitproxy/strait/internal/testutil"
-	"github.com/straitproxy/strait/upstream"
 	"github.com/straitproxy/strait/upstream/static"
 )
 
@@ -17,12 +16,9 @@ import (
 func TestFollowStaticSource(t *testing.T) {
 	a, b := startBackend(t), startBackend(t)
 	h := startProxy(t, Options{})
-	g := upstream.NewGuard("test", static.New([]string{a.addr(), b.addr()}), quietLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	g, stopGuard := guardtest.Run(t, "test", static.New([]string{a.addr(), b.addr()}), nil)
 	stop := NewPoolBalancer(h.pool).Follow(g, h.proxy)
-	defer func() { stop(); cancel(); <-done }()
+	defer func() { stop(); stopGuard() }()
 	testutil.WaitFor(t, waitLong, "set applied", func() bool { return h.pool.Current().Len() == 2 })
 	for range 10 {
 		if err := h.pingOnce("via static"); err != nil {
@@ -42,12 +38,9 @@ func TestProberTakesDeadEndpointOutBeforeAnyDial(t *testing.T) {
 	h := startProxy(t, Options{})
 	pr := health.NewProber(health.TCP(), 50*time.Millisecond, time.Second, h.pool.SetServing)
 	defer pr.Close()
-	g := upstream.NewGuard("test", static.New([]string{dead.addr(), live.addr(), live2.addr()}), quietLog())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { g.Run(ctx); close(done) }()
+	g, stopGuard := guardtest.Run(t, "test", static.New([]string{dead.addr(), live.addr(), live2.addr()}), nil)
 	stop := NewPoolBalancer(h.pool).WithProber(pr).Follow(g, h.proxy)
-	defer func() { stop(); cancel(); <-done }()
+	defer func() { stop(); stopGuard() }()
 	testutil.WaitFor(t, waitLong, "the probe marks the dead endpoint", func() bool {
 		for _, e := range h.pool.Stats().Endpoints {
 			if e.Addr == dead.addr() && !e.Serving {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,25 +28,6 @@ var fastOpts = []Option{WithProbeInterval(100 * time.Millisecond), WithBackoff(5
 // testConfig is a Config for hosts with a short dial timeout.
 func testConfig(hosts []string, key string) Config {
 	return Config{Hosts: hosts, Key: key, DialTimeout: 500 * time.Millisecond}
-}
-
-// runGuard runs src under a Guard until the test ends (or stop is called).
-func runGuard(t *testing.T, src upstream.Source, saved *upstream.SavedSets) (*upstream.Guard, func()) {
-	t.Helper()
-	g := upstream.NewGuard("user", src, nil)
-	if saved != nil {
-		g.WithSavedSets(saved)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Run(ctx)
-	}()
-	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(stop)
-	return g, stop
 }
 
 // newSource builds a Source for hosts, failing the test on error.

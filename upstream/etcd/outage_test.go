@@ -1,15 +1,17 @@
 package etcd
 
 import (
-	"github.com/straitproxy/strait/internal/testutil/backend"
-	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil/backend"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
+
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/internal/testutil/relay"
 	"github.com/straitproxy/strait/upstream"
 )
@@ -31,7 +33,7 @@ func TestOutageUnderLoad(t *testing.T) {
 	// strait reaches etcd through a relay, so the test can keep strait cut
 	// off while the writer changes etcd.
 	rel := relay.Start(t, srv.Endpoints()[0])
-	g, _ := runGuard(t, newSource(t, []string{rel.Addr()}, "user.rpc"), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, []string{rel.Addr()}, "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
 
 	frozen := []string{a.Addr(), b.Addr()}
@@ -97,13 +99,13 @@ func TestWarmStartFromSavedSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, stop := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), saved)
+	g, stop := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), saved)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
 	stop()
 	srv.Stop()
 
 	start := time.Now()
-	g, _ = runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), saved)
+	g, _ = guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), saved)
 	waitSet(t, g, upstream.Stale, 3*time.Second, a.Addr(), b.Addr())
 	t.Logf("serving the saved set %v after start with etcd down", time.Since(start))
 	l := loadtest.Start(t, throughStrait(t, g))
@@ -131,7 +133,7 @@ func TestEtcdDiesBeforeWatch(t *testing.T) {
 			srv.Stop()
 		}
 	}
-	g, _ := runGuard(t, src, nil)
+	g, _ := guardtest.Run(t, "user", src, nil)
 	waitSet(t, g, upstream.Stale, 5*time.Second, "10.0.0.1:80")
 	srv.Restart()
 	waitSet(t, g, upstream.Synced, 10*time.Second, "10.0.0.1:80")

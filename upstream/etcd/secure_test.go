@@ -8,6 +8,7 @@ import (
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/certs"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -41,12 +42,12 @@ func TestTLSClientCertificate(t *testing.T) {
 	cert, key := ca.Issue(t, "strait")
 	ep := srv.Endpoints()[0]
 
-	g, _ := runGuard(t, sourceFor(t, Config{Hosts: []string{"https://" + ep}, Key: "user.rpc",
+	g, _ := guardtest.Run(t, "user", sourceFor(t, Config{Hosts: []string{"https://" + ep}, Key: "user.rpc",
 		TLS: &TLS{CA: ca.CertFile, Cert: cert, Key: key}}), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80")
 
 	// Without a client certificate etcd refuses the connection.
-	g, _ = runGuard(t, sourceFor(t, Config{Hosts: []string{ep}, Key: "user.rpc", TLS: &TLS{CA: ca.CertFile}}), nil)
+	g, _ = guardtest.Run(t, "user", sourceFor(t, Config{Hosts: []string{ep}, Key: "user.rpc", TLS: &TLS{CA: ca.CertFile}}), nil)
 	waitError(t, g, "etcd list")
 }
 
@@ -59,20 +60,20 @@ func TestUserPassword(t *testing.T) {
 	register(t, srv.ClientAs(t, "root", "s3cret"), "user.rpc", "10.0.0.1:80", 60)
 	cfg := Config{Hosts: srv.Endpoints(), Key: "user.rpc", User: "root", Pass: "s3cret", DialTimeout: 2 * time.Second}
 
-	g, stop := runGuard(t, sourceFor(t, cfg), nil)
+	g, stop := guardtest.Run(t, "user", sourceFor(t, cfg), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80")
 	stop()
 
 	bad := cfg
 	bad.Pass = "wrong"
-	g, stop = runGuard(t, sourceFor(t, bad), nil)
+	g, stop = guardtest.Run(t, "user", sourceFor(t, bad), nil)
 	waitError(t, g, "authentication failed")
 	stop()
 
 	// Authenticating needs etcd: with etcd down the client cannot even be
 	// created, and the Source says so and keeps trying.
 	srv.Stop()
-	g, _ = runGuard(t, sourceFor(t, cfg), nil)
+	g, _ = guardtest.Run(t, "user", sourceFor(t, cfg), nil)
 	waitError(t, g, "etcd connect")
 	srv.Restart()
 	waitSet(t, g, upstream.Synced, 10*time.Second, "10.0.0.1:80")

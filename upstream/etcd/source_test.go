@@ -3,16 +3,18 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/upstream"
 )
 
@@ -27,7 +29,7 @@ func TestDiscoveryAndPropagation(t *testing.T) {
 	register(t, cli, "user.rpc", b.Addr(), 30)
 	register(t, cli, "other.rpc", c.Addr(), 30)
 
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, a.Addr(), b.Addr())
 	l := loadtest.Start(t, throughStrait(t, g))
 	testutil.WaitFor(t, 5*time.Second, "a and b get traffic", func() bool { return a.Calls() > 0 && b.Calls() > 0 })
@@ -113,7 +115,7 @@ func TestLeaseExpiryRemovesEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:8080", "10.0.0.2:8080")
 	killed := time.Now()
 	inst.Close()
@@ -141,7 +143,7 @@ func TestBadValuesAndDuplicates(t *testing.T) {
 	put("bad.rpcx/7", "10.0.0.9:80") // another key that shares the prefix string only
 
 	src := newSource(t, srv.Endpoints(), "bad.rpc")
-	g, _ := runGuard(t, src, nil)
+	g, _ := guardtest.Run(t, "user", src, nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.2:80")
 	if got := g.Snapshot().Endpoints[1].Metadata; got["zone"] != "b" || got["weight"] != "3" {
 		t.Errorf("metadata = %v, want zone=b weight=3", got)
@@ -189,7 +191,7 @@ func TestCompactionRelists(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	g, _ := runGuard(t, src, nil)
+	g, _ := guardtest.Run(t, "user", src, nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.2:80")
 	if first {
 		t.Fatal("the compaction hook never ran")
@@ -204,7 +206,7 @@ func TestStartWhileEtcdDown(t *testing.T) {
 	srv.Stop()
 
 	start := time.Now()
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	select {
 	case <-g.Ready():
 	case <-time.After(3 * time.Second):

@@ -2,16 +2,18 @@ package etcd
 
 import (
 	"context"
-	"github.com/straitproxy/strait/internal/testutil/backend"
-	"github.com/straitproxy/strait/internal/testutil/loadtest"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil/backend"
+	"github.com/straitproxy/strait/internal/testutil/loadtest"
+
 	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/etcdtest"
+	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/internal/testutil/relay"
 	"github.com/straitproxy/strait/registry"
 	"github.com/straitproxy/strait/upstream"
@@ -35,7 +37,7 @@ func TestWipedEtcdKeepsSetUntilInstancesReturn(t *testing.T) {
 		}
 		t.Cleanup(r.Close)
 	}
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc"), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc"), nil)
 	want := []string{a.Addr(), b.Addr()}
 	slices.Sort(want)
 	waitSet(t, g, upstream.Synced, 5*time.Second, want...)
@@ -75,7 +77,7 @@ func TestWipeGraceEnds(t *testing.T) {
 	cli := srv.Client(t)
 	register(t, cli, "user.rpc", "10.0.0.1:80", 60)
 	register(t, cli, "user.rpc", "10.0.0.2:80", 60)
-	g, _ := runGuard(t, newSource(t, srv.Endpoints(), "user.rpc", WithWipeGrace(time.Second)), nil)
+	g, _ := guardtest.Run(t, "user", newSource(t, srv.Endpoints(), "user.rpc", WithWipeGrace(time.Second)), nil)
 	waitSet(t, g, upstream.Synced, 5*time.Second, "10.0.0.1:80", "10.0.0.2:80")
 
 	srv.RestartWiped()
