@@ -109,6 +109,13 @@ type Route struct {
 	Cluster string `yaml:"cluster"`
 	// Retry, when set, retries the route's failed calls (relay only).
 	Retry *RetryPolicy `yaml:"retry"`
+	// Idempotent says the route's methods are safe to run more than
+	// once at the same time, which hedging needs (relay only).
+	Idempotent bool `yaml:"idempotent"`
+	// Hedge, when set, sends a call again to another endpoint while
+	// its first attempt has not answered (relay only; needs Idempotent,
+	// excludes Retry).
+	Hedge *HedgePolicy `yaml:"hedge"`
 }
 
 // Cluster is a named upstream set and how to reach it.
@@ -314,6 +321,9 @@ func (c *Config) applyDefaults() {
 		}
 		for j := range l.Routes {
 			if p := l.Routes[j].Retry; p != nil {
+				p.applyDefaults()
+			}
+			if p := l.Routes[j].Hedge; p != nil {
 				p.applyDefaults()
 			}
 		}

@@ -262,13 +262,7 @@ func (c *Config) validateListener(l Listener, path string) error {
 		if err := c.validateRoute(r, rpath); err != nil {
 			return err
 		}
-		if r.Retry == nil {
-			continue
-		}
-		if l.Dataplane == DataplaneGRPC {
-			return errorf(rpath+".retry", "retries run on the relay only (dataplane: relay)")
-		}
-		if err := r.Retry.validate(rpath + ".retry"); err != nil {
+		if err := validateRoutePolicies(r, rpath, l.Dataplane); err != nil {
 			return err
 		}
 	}

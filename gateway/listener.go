@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -278,49 +277,6 @@ func (g *Gateway) replayMemory() *h2relay.ByteBudget {
 		g.replayMem = h2relay.NewByteBudget(int64(g.cfg.Limits.RetryBufferTotal))
 	}
 	return g.replayMem
-}
-
-// relayRouter is a relay listener's router: g.router's, and the retry
-// policy of each route, matched the same way.
-func (g *Gateway) relayRouter(lc config.Listener) h2relay.Router {
-	r := g.router(lc)
-	policies := map[string]*h2relay.RetryPolicy{}
-	byRoute := route.NewTable("")
-	for i, rt := range lc.Routes {
-		key := strconv.Itoa(i)
-		if p := rt.Retry; p != nil {
-			policies[key] = &h2relay.RetryPolicy{MaxAttempts: p.MaxAttempts, InitialBackoff: p.InitialBackoff,
-				MaxBackoff: p.MaxBackoff, BackoffMultiplier: p.BackoffMultiplier, RetryableCodes: p.Codes()}
-		}
-		// Every route, so that a method takes its own route's policy
-		// (none) and not a broader route's.
-		if rt.Service != "" {
-			byRoute.AddService(rt.Service, key)
-		} else {
-			byRoute.AddPrefix(rt.Prefix, key)
-		}
-	}
-	if len(policies) == 0 {
-		return r
-	}
-	return policyRouter{r, byRoute, policies}
-}
-
-// policyRouter names the retry policy of a method's route: byRoute maps
-// a method to the index of its route among the listener's (a service
-// route beats a prefix, the longest prefix wins, as in routing).
-type policyRouter struct {
-	*route.Table
-	byRoute  *route.Table
-	policies map[string]*h2relay.RetryPolicy
-}
-
-// RetryPolicy is method's route's policy, nil without one.
-func (r policyRouter) RetryPolicy(method string) *h2relay.RetryPolicy {
-	if k, ok := r.byRoute.Route(method); ok {
-		return r.policies[k]
-	}
-	return nil
 }
 
 // router builds a listener's route table.

@@ -52,8 +52,11 @@ func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 	odd, stopOdd := testutil.StartNoTrailers(t)
 	grpcPool, grpcBal, stopGRPC := lbCluster(t, "grpc", b0.addr, b1.addr)
 	oddPool, oddBal, stopOddCluster := lbCluster(t, "odd", odd)
-	router := route.NewTable("grpc")
-	router.AddService("odd.Odd", "odd")
+	table := route.NewTable("grpc")
+	table.AddService("odd.Odd", "odd")
+	// EmptyCall is hedged after 1ms, so that most of its calls race two
+	// or three attempts; NotFound (no endpoint's fault) is non-fatal.
+	router := hedgedTable{table, &h2relay.HedgePolicy{MaxAttempts: 3, Delay: time.Millisecond, NonFatalCodes: []codes.Code{codes.NotFound}}}
 	var gauge atomic.Int64
 	srv := h2relay.NewServer(router, map[string]h2relay.Balancer{"grpc": grpcBal, "odd": oddBal}, h2relay.Options{
 		Begin:   func(string, string) any { gauge.Add(1); return nil },
@@ -140,6 +143,20 @@ func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 			_, err := client.UnaryCall(metadata.AppendToOutgoingContext(ctx, "x-demo-latency", "1s"), &testpb.SimpleRequest{})
 			return wantCode(err, codes.DeadlineExceeded)
 		}},
+		{"hedged", func(ctx context.Context) error {
+			_, err := client.EmptyCall(metadata.AppendToOutgoingContext(ctx, "x-demo-latency", "2ms"), &testpb.Empty{})
+			return err
+		}},
+		{"hedged, every attempt non-fatal", func(ctx context.Context) error {
+			_, err := client.EmptyCall(metadata.AppendToOutgoingContext(ctx, "x-demo-fail", "not_found", backend.NoHeadersKey, "1"), &testpb.Empty{})
+			return wantCode(err, codes.NotFound)
+		}},
+		{"hedged, client cancel", func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
+			defer cancel()
+			_, err := client.EmptyCall(metadata.AppendToOutgoingContext(ctx, "x-demo-latency", "1s"), &testpb.Empty{})
+			return wantCode(err, codes.DeadlineExceeded)
+		}},
 		{"backend reset", func(ctx context.Context) error {
 			err := conn.Invoke(ctx, "/odd.Odd/Reset", &testpb.Empty{}, &testpb.Empty{})
 			if err == nil {
@@ -215,6 +232,19 @@ func drain[T any](recv func() (T, error)) error {
 func wantCode(err error, want codes.Code) error {
 	if got := status.Code(err); got != want {
 		return fmt.Errorf("got %v, want %v", err, want)
+	}
+	return nil
+}
+
+// hedgedTable routes as its table and hedges EmptyCall under p.
+type hedgedTable struct {
+	*route.Table
+	p *h2relay.HedgePolicy
+}
+
+func (h hedgedTable) HedgePolicy(method string) *h2relay.HedgePolicy {
+	if method == "/grpc.testing.TestService/EmptyCall" {
+		return h.p
 	}
 	return nil
 }

@@ -16,7 +16,9 @@
 // file, so that it can be read, and removed, in one place: a request's
 // admission and dispatch (request.go), time limits (timeouts.go,
 // deadline.go), the overload budget (budget.go), retries (retry.go,
-// policy.go), moves between pools (repick.go), keep-alive PINGs
+// policy.go), hedging (hedge.go: the policy and the attempts sent;
+// hedge_win.go: how attempts end, and the winner's move into the
+// call), moves between pools (repick.go), keep-alive PINGs
 // (keepalive.go), idle reaping (reap.go), late frames on streams the
 // relay reset (resets.go), and DATA forwarding with its flow control
 // (forward.go).
@@ -42,7 +44,9 @@
 // close of a connection whose keep-alive PING went unanswered
 // (upConn.lose), since a TLS close may block on a vanished peer, and a
 // call's retry waiting out its backoff (stream.retry; it gives up when
-// the Server stops). All of
+// the Server stops), and one per hedged call (hedging.run), which sends
+// its further attempts and cancels the losers, and ends once the call is
+// decided or over, or the Server stops. All of
 // them are counted in the Server's WaitGroup, which Stop waits for.
 //
 // # Who owns what
@@ -71,6 +75,9 @@
 // to a connection once, under both locks. An up leg between two attempts
 // (retry.go), or one that never reached a pool, is guarded by the
 // package's detached mutex. leg.lock finds and takes whichever applies.
+// A hedged call's further attempts are streams of their own whose down
+// leg is closed (shadows); the one that wins is moved into the call's
+// up leg, detached first, under its connection's mu and detached.
 //
 // # Lock order
 //
@@ -80,6 +87,7 @@
 //	pool.mu → conn.mu (an upstream connection of that pool)
 //	two pools: the lower seq first (lockPools), for a move between pools
 //	detached: a leaf, taken after a pool's and with nothing taken under it
+//	hedging.mu: a leaf, taken under any of the above
 //
 // No goroutine holds two connections' locks at once: what handling one
 // connection owes another (window refunds, frames for the peer leg) is

@@ -176,6 +176,9 @@ func (l *leg) finishLocked() {
 	l.queue = nil
 	if l.isUp() {
 		l.s.rp.drop(l.s.srv)
+		if l.hedged() {
+			l.s.rs.hedge.upFinished(l.s)
+		}
 	}
 	c := l.conn.Load()
 	if c == nil {

@@ -28,6 +28,7 @@ type Router interface {
 type routes struct {
 	router   Router
 	clusters map[string]Balancer
+	hedges   HedgeRouter // router, when it names hedging policies
 }
 
 // Server relays the h2c connections it accepts. Safe for concurrent use.
@@ -71,7 +72,11 @@ func NewServer(router Router, clusters map[string]Balancer, o Options) *Server {
 // SetRoutes switches to a new routing table. Calls already relayed keep
 // the endpoint they started on.
 func (s *Server) SetRoutes(router Router, clusters map[string]Balancer) {
-	s.routes.Store(&routes{router: router, clusters: clusters})
+	r := &routes{router: router, clusters: clusters}
+	if hr, ok := router.(HedgeRouter); ok {
+		r.hedges = hr
+	}
+	s.routes.Store(r)
 }
 
 // Route names the cluster that method goes to (for metrics labels, as

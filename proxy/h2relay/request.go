@@ -208,7 +208,13 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 	if end {
 		s.up.queue = append(s.up.queue, chunk{end: true})
 	}
-	d.srv.dispatch(s)
+	var hs *hedging
+	if p := d.srv.hedgePolicy(path); p != nil {
+		hs = s.prepareHedging(p)
+	}
+	if d.srv.dispatch(s) && hs != nil {
+		hs.start()
+	}
 	// Time limits apply only now: dispatch sets the call's fields that
 	// ending it reads.
 	d.mu.Lock()
@@ -221,8 +227,9 @@ func (d *downConn) open1(id uint32, path string, fields []hpackField, end bool) 
 }
 
 // dispatch picks an endpoint for s and queues it on that endpoint's
-// pool; with no endpoint left to try, the call fails Unavailable.
-func (srv *Server) dispatch(s *stream) {
+// pool; with no endpoint left to try, the call fails Unavailable and
+// dispatch returns false.
+func (srv *Server) dispatch(s *stream) bool {
 	for s.attempts < maxAttempts {
 		s.attempts++
 		call, ok := s.bal.Pick()
@@ -235,11 +242,12 @@ func (srv *Server) dispatch(s *stream) {
 		}
 		s.ended.Store(false)
 		if srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).enqueue(s) {
-			return
+			return true
 		}
 		s.end(Outcome{Err: errEndpointDown})
 	}
 	s.failUnavailable("strait: no endpoint available")
+	return false
 }
 
 // upstreamTLS is how bal's endpoints are reached: its own TLS when it

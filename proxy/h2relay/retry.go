@@ -56,6 +56,7 @@ func (e RetryEvent) Skipped() bool { return e == NotRetriedBuffer || e == NotRet
 type retryState struct {
 	tried   []string // endpoints tried before the current one
 	retries int      // retries made under the route's policy
+	hedge   *hedging // set before a hedged call is published
 }
 
 // ByteBudget bounds the bytes held by replay buffers across every relay

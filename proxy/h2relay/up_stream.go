@@ -34,6 +34,11 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		// Malformed (RFC 9113 §8.1.1): a stream error; the call fails.
 		return http2.StreamError{StreamID: f.StreamID, Code: http2.ErrCodeProtocol, Cause: fmt.Errorf("malformed response: %w", err)}
 	}
+	if !l.gotHeaders && l.hedged() {
+		if l = uc.hedgeFirstLocked(l, fields, end); l == nil {
+			return nil
+		}
+	}
 	fields = forwardable(fields)
 	if limit := l.s.down.conn.Load().peerMaxHeaders.Load(); limit != 0 && listSize(fields) > limit {
 		uc.mu.Unlock()
@@ -96,6 +101,14 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 		uc.mu.Unlock()
 		return
 	}
+	if !l.gotHeaders && l.hedged() {
+		o := Outcome{Err: fmt.Errorf("upstream %s reset the stream: %v", uc.p.addr, f.ErrCode), reset: true}
+		if post, ok := uc.hedgeFailedLocked(l, o, f.ErrCode == http2.ErrCodeRefusedStream, false); ok {
+			uc.mu.Unlock()
+			post()
+			return
+		}
+	}
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		ok, event := l.s.replayableLocked()
 		if ok {
@@ -153,8 +166,15 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 	uc.mu.Lock()
 	var refused []*leg
 	var again []detachedLeg
+	var posts []func()
 	for id, l := range uc.streams {
 		if id > f.LastStreamID {
+			if l.hedged() {
+				if post, ok := uc.hedgeFailedLocked(l, Outcome{Local: true}, true, false); ok {
+					posts = append(posts, post)
+					continue
+				}
+			}
 			if d, ok := uc.detachIfReplayableLocked(l); ok {
 				again = append(again, d)
 				continue
@@ -167,6 +187,7 @@ func (uc *upConn) onGoAway(f *http2.GoAwayFrame) {
 		uc.closeLocked()
 	}
 	uc.mu.Unlock()
+	runAll(posts)
 	for _, l := range refused {
 		// Refused unprocessed: the endpoint is going away, not failing.
 		l.s.end(Outcome{Local: true})
@@ -186,7 +207,15 @@ func (uc *upConn) teardown(err error) {
 	// headers are all in it were not sent, and go elsewhere.
 	uc.wbuf = uc.wbuf[:0]
 	var again, sent []detachedLeg
+	var posts []func()
 	for _, l := range uc.streams {
+		if !l.gotHeaders && !l.closed && l.hedged() {
+			o := Outcome{Err: fmt.Errorf("upstream %s: %w", uc.p.addr, errLost)}
+			if post, ok := uc.hedgeFailedLocked(l, o, l.s.upAt >= uc.handed, false); ok {
+				posts = append(posts, post)
+				continue
+			}
+		}
 		if l.s.upAt >= uc.handed {
 			if d, ok := uc.detachIfReplayableLocked(l); ok {
 				again = append(again, d)
@@ -231,6 +260,7 @@ func (uc *upConn) teardown(err error) {
 	lost := Outcome{Local: p.closed}
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)
+	runAll(posts)
 	p.repick(failed, fmt.Errorf("%s: %w", p.addr, errLost))
 	if !lost.Local {
 		lost.Err = fmt.Errorf("upstream %s: %w", p.addr, errLost)

@@ -31,13 +31,15 @@ import (
 // Backend holds the knobs and counters of one demo backend. Safe for
 // concurrent use.
 type Backend struct {
-	name      string
-	latency   atomic.Int64 // nanoseconds
-	failCode  atomic.Uint32
-	failEvery atomic.Uint64 // fail one call in failEvery; 0 never
-	calls     atomic.Uint64
-	cancelled atomic.Uint64
-	health    *health.Server
+	name       string
+	latency    atomic.Int64 // nanoseconds
+	failCode   atomic.Uint32
+	failEvery  atomic.Uint64 // fail one call in failEvery; 0 never
+	spike      atomic.Int64  // nanoseconds one call in spikeEvery waits
+	spikeEvery atomic.Uint64
+	calls      atomic.Uint64
+	cancelled  atomic.Uint64
+	health     *health.Server
 }
 
 // New returns a Backend that names itself name in its replies.
@@ -50,6 +52,13 @@ func (b *Backend) Name() string { return b.name }
 
 // SetLatency makes every call wait d before answering.
 func (b *Backend) SetLatency(d time.Duration) { b.latency.Store(int64(d)) }
+
+// SetSpikes makes one call in every `every` wait d instead of the set
+// latency (0 stops the spikes): a node whose tail is slow.
+func (b *Backend) SetSpikes(every uint64, d time.Duration) {
+	b.spike.Store(int64(d))
+	b.spikeEvery.Store(every)
+}
 
 // SetFailure makes one call in every `every` fail with code (every 1 fails
 // all calls, 0 none).
@@ -89,6 +98,9 @@ func (b *Backend) admit(ctx context.Context) error {
 	n := b.calls.Add(1)
 	md, _ := metadata.FromIncomingContext(ctx)
 	delay := time.Duration(b.latency.Load())
+	if every := b.spikeEvery.Load(); every > 0 && n%every == 0 {
+		delay = time.Duration(b.spike.Load())
+	}
 	if v := first(md, "x-demo-latency"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
