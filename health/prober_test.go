@@ -38,16 +38,8 @@ func (v *verdicts) is(addr string, serving bool) bool {
 }
 
 func TestProberGRPC(t *testing.T) {
-	a, err := backend.Start("127.0.0.1:0", "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop()
-	b, err := backend.Start("127.0.0.1:0", "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
+	a := backend.StartTest(t, "a")
+	b := backend.StartTest(t, "b")
 	v := newVerdicts()
 	p := NewProber(GRPC(""), 10*time.Millisecond, time.Second, v.report)
 	defer p.Close()

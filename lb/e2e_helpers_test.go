@@ -42,11 +42,7 @@ func startCluster(t *testing.T, n int, o lb.Options) *cluster {
 	c := &cluster{name: fmt.Sprintf("%s#%d", t.Name(), clusterSeq.Add(1))}
 	var eps []resolver.Endpoint
 	for i := range n {
-		s, err := backend.Start("127.0.0.1:0", string(rune('a'+i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Stop)
+		s := backend.StartTest(t, string(rune('a'+i)))
 		c.backends = append(c.backends, s)
 		eps = append(eps, resolver.Endpoint{Addresses: []resolver.Address{{Addr: s.Addr()}}})
 	}

@@ -23,11 +23,7 @@ const sayHello = "/helloworld.Greeter/SayHello"
 // and returns a Greeter client of the relay.
 func setup(t *testing.T) (*prometheus.Registry, *backend.Server, pb.GreeterClient, *grpc.ClientConn) {
 	t.Helper()
-	b, err := backend.Start("127.0.0.1:0", "b1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Stop)
+	b := backend.StartTest(t, "b1")
 	reg := prometheus.NewRegistry()
 	m, err := New(reg, testRoute)
 	if err != nil {

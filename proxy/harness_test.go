@@ -41,11 +41,7 @@ func startHarness(t *testing.T, o harnessOptions) *harness {
 	h := &harness{}
 	addrs := append([]string(nil), o.deadAddrs...)
 	for i := range o.backends {
-		b, err := backend.Start("127.0.0.1:0", "b"+string(rune('0'+i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(b.Stop)
+		b := backend.StartTest(t, "b"+string(rune('0'+i)))
 		h.backends = append(h.backends, b)
 		addrs = append(addrs, b.Addr())
 	}

@@ -27,16 +27,8 @@ func sorted(s ...string) []string {
 // to one whose sidecar exits.
 func TestServeFollowsEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
-	a, err := backend.Start("127.0.0.1:0", "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop()
-	b, err := backend.Start("127.0.0.1:0", "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
+	a := backend.StartTest(t, "a")
+	b := backend.StartTest(t, "b")
 	stopA, _ := sidecar(t, "--etcd", srv.Endpoints()[0], "--key", "user.rpc", "--addr", a.Addr())
 	sidecar(t, "--etcd", srv.Endpoints()[0], "--key", "user.rpc", "--addr", b.Addr())
 	// An empty cluster fails calls at once, so let both register first.

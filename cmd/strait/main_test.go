@@ -113,11 +113,7 @@ func TestUnknownCommand(t *testing.T) {
 }
 
 func TestServeRelaysAndDrainsOnSignal(t *testing.T) {
-	b, err := backend.Start("127.0.0.1:0", "only")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
+	b := backend.StartTest(t, "only")
 	addr, adminAddr := freeAddr(t), freeAddr(t)
 	path := writeConfig(t, fmt.Sprintf(`
 admin: {address: %s}
@@ -165,11 +161,7 @@ func httpGet(t *testing.T, url string) string {
 }
 
 func TestReloadRefusesBadFileAndKeepsServing(t *testing.T) {
-	a, err := backend.Start("127.0.0.1:0", "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop()
+	a := backend.StartTest(t, "a")
 	cfg := fmt.Sprintf("listeners: [{name: edge, address: 127.0.0.1:0, default_cluster: g}]\nclusters: {g: {endpoints: [%s]}}\n", a.Addr())
 	path := writeConfig(t, cfg)
 	c, err := config.LoadFile(path)

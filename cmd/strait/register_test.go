@@ -93,11 +93,7 @@ func TestRegisterRefusesUnreachableAddress(t *testing.T) {
 func TestRegisterFollowsHealth(t *testing.T) {
 	srv := etcdtest.Start(t)
 	cli := srv.Client(t)
-	b, err := backend.Start("127.0.0.1:0", "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Stop()
+	b := backend.StartTest(t, "b")
 	b.SetServing(false)
 	_, port, _ := strings.Cut(b.Addr(), ":")
 	adv := "127.0.0.2:" + port
