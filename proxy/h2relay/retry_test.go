@@ -1,6 +1,7 @@
 package h2relay_test
 
 import (
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,13 @@ func (l *retryLog) count(e h2relay.RetryEvent) int {
 	return l.events[e]
 }
 
+// all returns a copy of every event's count.
+func (l *retryLog) all() map[h2relay.RetryEvent]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.events)
+}
+
 func (l *retryLog) observations() []h2relay.Observation {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -133,7 +141,7 @@ func TestRefusedStreamIsRetriedElsewhere(t *testing.T) {
 		t.Fatal("no call reached the refusing endpoint")
 	}
 	if got := log.count(h2relay.RetryRefused); int64(got) != refused {
-		t.Fatalf("relay retried %d calls, the endpoint refused %d", got, refused)
+		t.Fatalf("relay retried %d calls as refused, the endpoint refused %d (all retry events: %v)", got, refused, log.all())
 	}
 	obs := log.observations()
 	if len(obs) != calls {
