@@ -86,7 +86,7 @@ func (s *Set) better(i, j int, now int64, share float64, panicking bool) (int, b
 
 // shareWeight scales the per-member in-flight count into the offset of
 // an endpoint's in-flight count in its load. Measured in the simulator
-// (lb/sim) against 0 (the old estimate × (in-flight + 1)), 1, 1.5 and 4:
+// (lb/sim) against 0 (plain estimate × (in-flight + 1), as tower and Finagle weigh it), 1, 1.5 and 4:
 // 2 is the lowest that keeps a 10× slower node under 1 % with shared
 // queueing and a saturating node within 2× of its unloaded latency at high
 // concurrency, and the highest before a node whose latency climbs with its

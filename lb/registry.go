@@ -77,13 +77,3 @@ func (r *Registry) Pools() []*Pool {
 	slices.SortFunc(out, func(a, b *Pool) int { return strings.Compare(a.cluster, b.cluster) })
 	return out
 }
-
-// Stats returns every registered pool's state, for the admin page.
-func (r *Registry) Stats() []PoolStats {
-	pools := r.Pools()
-	out := make([]PoolStats, len(pools))
-	for i, p := range pools {
-		out[i] = p.Stats()
-	}
-	return out
-}

@@ -33,7 +33,7 @@ func TestRegistryShareAndRelease(t *testing.T) {
 	}
 }
 
-func TestRegistryStats(t *testing.T) {
+func TestRegistryPoolStats(t *testing.T) {
 	clk := newClock()
 	r := NewRegistry(WithClock(clk.now), WithRand(seeded(3)))
 	p, release := r.Acquire("users", Options{})
@@ -43,7 +43,11 @@ func TestRegistryStats(t *testing.T) {
 	for range health.DefaultConsecutiveFailures {
 		serve(p, clk, bad, time.Millisecond, true)
 	}
-	if st := r.Stats(); len(st) != 1 || st[0].Endpoints[1].Failures != uint64(health.DefaultConsecutiveFailures) {
+	got, ok := r.Pool("users")
+	if !ok || got != p || len(r.Pools()) != 1 {
+		t.Fatalf("registry pools %v, want only users", r.Pools())
+	}
+	if st := got.Stats(); st.Endpoints[1].Failures != uint64(health.DefaultConsecutiveFailures) {
 		t.Fatalf("stats %+v", st)
 	}
 }

@@ -29,8 +29,9 @@ import (
 // benchCallers matches make bench's ghz -c 50 over one connection.
 const benchCallers = 50
 
-// The two benchmarks run the same SayHello load in one process, once
-// straight to a backend and once through strait. Every part runs under a
+// The benchmarks run the same SayHello load in one process: straight to
+// a backend, through the grpc-go path, through the relay, and through
+// the relay with its metrics. Every part runs under a
 // pprof label (part=client|proxy|backend), so a CPU profile splits by
 // part: go test -run '^$' -bench Unary -cpuprofile cpu.out ./proxy &&
 // go tool pprof -tagfocus part=proxy -top proxy.test cpu.out

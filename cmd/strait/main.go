@@ -26,7 +26,8 @@ var version = "dev"
 
 // defaultGCPercent trades memory for CPU: a proxy's heap is small and
 // short-lived, and GOGC=400 measured 15-17 % less CPU per relayed call
-// than the default 100 (bench/README.md). GOGC in the environment wins.
+// than the default 100 (docs/design.md, Performance decisions). GOGC in
+// the environment wins.
 const defaultGCPercent = 400
 
 func main() {

@@ -4,8 +4,8 @@
 // ready: every goroutine woken while a P is idle wakes a thread (futex),
 // which spins looking for work and sleeps again, and the system monitor
 // polls every 20 µs while any P runs. Measured on 2 cores with the relay
-// at a third of a core (bench/README.md), one P cost 23 % less CPU per call
-// than two at the same throughput. A fixed single P would cap a busy
+// at a third of a core (docs/design.md, Performance decisions), one P
+// cost 23 % less CPU per call than two at the same throughput. A fixed single P would cap a busy
 // proxy at one core, so the count follows the CPU the process uses: one
 // more P when the Ps in use are busy, one fewer when the load would fit
 // in fewer with room to spare.
