@@ -42,3 +42,27 @@ func serveFakeH2(t *testing.T, timeout time.Duration, serve func(nc net.Conn)) n
 	t.Cleanup(func() { lis.Close(); wg.Wait() })
 	return lis
 }
+
+// readFakeFrames reads frames on a fake upstream's connection until the
+// read fails: it acknowledges the peer's SETTINGS and PINGs, as every
+// HTTP/2 endpoint must, and hands every other frame to handle.
+func readFakeFrames(fr *http2.Framer, handle func(f http2.Frame)) {
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				fr.WritePing(true, f.Data)
+			}
+		default:
+			handle(f)
+		}
+	}
+}

@@ -29,21 +29,12 @@ func startRefuser(t *testing.T) *refuser {
 func (r *refuser) serve(nc net.Conn) {
 	fr := http2.NewFramer(nc, nc)
 	fr.WriteSettings()
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
-		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.HeadersFrame:
+	readFakeFrames(fr, func(f http2.Frame) {
+		if _, ok := f.(*http2.HeadersFrame); ok {
 			r.streams.Add(1)
 			fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 		}
-	}
+	})
 }
 
 // A stream the endpoint refused (beyond GOAWAY's last stream id) reaches

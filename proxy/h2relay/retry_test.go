@@ -47,16 +47,8 @@ func (r *resetter) serve(nc net.Conn) {
 		}
 		fr.WriteRSTStream(id, http2.ErrCodeRefusedStream)
 	}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
+	readFakeFrames(fr, func(f http2.Frame) {
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
 		case *http2.HeadersFrame:
 			if f.StreamEnded() {
 				refuse(f.StreamID)
@@ -72,7 +64,7 @@ func (r *resetter) serve(nc net.Conn) {
 				refuse(f.StreamID)
 			}
 		}
-	}
+	})
 }
 
 type byteSink struct{ b *[]byte }

@@ -74,27 +74,15 @@ func (u *fakeUpstream) serve(nc net.Conn) {
 	fr.WriteSettings(u.settings...)
 	var buf bytes.Buffer
 	w := &fakeReply{fr: fr, enc: hpack.NewEncoder(&buf), buf: &buf}
-	for {
-		f, err := fr.ReadFrame()
-		if err != nil {
-			return
-		}
+	readFakeFrames(fr, func(f http2.Frame) {
 		switch f := f.(type) {
-		case *http2.SettingsFrame:
-			if !f.IsAck() {
-				fr.WriteSettingsAck()
-			}
-		case *http2.PingFrame:
-			if !f.IsAck() {
-				fr.WritePing(true, f.Data)
-			}
 		case *http2.RSTStreamFrame:
 			if f.ErrCode == http2.ErrCodeCancel {
 				u.cancels.Add(1)
 			}
 		case *http2.MetaHeadersFrame:
 			if f.PseudoValue("path") == "" {
-				continue // trailers
+				return // trailers
 			}
 			u.mu.Lock()
 			u.timeouts = append(u.timeouts, headerValue(f, "grpc-timeout"))
@@ -105,7 +93,7 @@ func (u *fakeUpstream) serve(nc net.Conn) {
 				u.reply(w)
 			}
 		}
-	}
+	})
 }
 
 func headerValue(f *http2.MetaHeadersFrame, name string) string {
