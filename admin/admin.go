@@ -1,6 +1,6 @@
 // Package admin is strait's operator surface: liveness and readiness
-// probes, Prometheus metrics, a live status page with its JSON, and
-// optionally pprof. It binds to loopback by default because it exposes
+// probes, Prometheus metrics, a live status page with its JSON and the
+// last minutes' history, and optionally pprof. It binds to loopback by default because it exposes
 // internals; it never serves proxied traffic.
 package admin
 
@@ -39,6 +39,13 @@ type Options struct {
 	Logger *slog.Logger
 	// ShareWindow is how far back traffic shares reach; 0 means 10 s.
 	ShareWindow time.Duration
+	// HistoryInterval is how often /history.json gets a point; 0 means
+	// DefaultHistoryInterval. It keeps historyPoints points per series,
+	// so the charts span historyPoints × HistoryInterval.
+	HistoryInterval time.Duration
+	// Ejections marks ejections on the history as they happen. Nil
+	// leaves the charts without marks.
+	Ejections EjectionSource
 }
 
 // Server is the admin HTTP server. Its methods are safe for concurrent
@@ -47,6 +54,7 @@ type Server struct {
 	opts    Options
 	reg     *prometheus.Registry
 	traffic *traffic
+	history *history
 	http    *http.Server
 	now     func() time.Time
 }
@@ -67,10 +75,14 @@ func New(opts Options) *Server {
 	if opts.ShareWindow <= 0 {
 		opts.ShareWindow = 10 * time.Second
 	}
+	if opts.HistoryInterval <= 0 {
+		opts.HistoryInterval = DefaultHistoryInterval
+	}
 	s := &Server{
 		opts:    opts,
 		reg:     newRegistry(opts.Version, opts.Status),
 		traffic: &traffic{window: opts.ShareWindow},
+		history: newHistory(opts.HistoryInterval),
 		now:     time.Now,
 	}
 	s.http = &http.Server{
@@ -85,8 +97,11 @@ func New(opts Options) *Server {
 // path's collectors here so that /metrics shows them.
 func (s *Server) Registry() *prometheus.Registry { return s.reg }
 
-// Serve answers on lis until Shutdown. It returns nil after Shutdown.
+// Serve answers on lis until Shutdown, sampling the history meanwhile.
+// It returns nil after Shutdown, once the sampler has stopped.
 func (s *Server) Serve(lis net.Listener) error {
+	stop := s.startSampler()
+	defer stop()
 	err := s.http.Serve(lis)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -7,18 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/browser"
 )
 
 // TestStatusPageInBrowser loads /status in headless Chromium and checks
-// that endpoints and their states appear and follow changes live. The
+// that endpoints and their states appear and follow changes live, and
+// that the history charts are drawn with the ejection marked. The
 // source is a fake whose counters grow on every read (traffic flowing);
 // the real gateway behind this page is tested end to end, with real
 // backends and traffic, by cmd/strait's TestStatusPageLive, which also
 // draws docs/status.png.
 func TestStatusPageInBrowser(t *testing.T) {
 	src := newDemoSource()
-	r := start(t, Options{Status: src, ShareWindow: 2 * time.Second})
+	ej := &fakeEjections{}
+	r := start(t, Options{Status: src, ShareWindow: 2 * time.Second, Ejections: ej, HistoryInterval: 100 * time.Millisecond})
 	b := browser.New(t)
 	b.Open(r.base + "/status")
 	b.WaitTrue("three greeter endpoints, all closed", `[...document.querySelectorAll(
@@ -28,6 +31,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 	n := renders(t, b)
 	b.WaitTrue("the page refreshes by itself", "Number(document.body.dataset.renders) >= "+strconv.Itoa(n+2))
 
+	b.WaitTrue("greeter's charts drawn with several points", chartsJS("greeter")+` >= 3`)
+	b.WaitTrue("endpoint sparklines drawn", `document.querySelector('tr[data-sparks="127.0.0.1:50051"] svg.chart polyline').dataset.points >= 3`)
+
+	testutil.WaitFor(t, 10*time.Second, "the sampler subscribed to ejections", ej.subscribed)
+	ej.fire(Ejection{Time: time.Now(), Cluster: "greeter", Endpoint: "127.0.0.1:50052", Kind: EjectionBreaker})
 	src.update(func(st *Status) {
 		e := &st.Clusters[0].Endpoints[1]
 		e.Breaker, e.Ejections, e.InFlight = BreakerOpen, 1, 0
@@ -41,6 +49,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 		const s = document.querySelector('section[data-cluster="billing"]');
 		return s.dataset.state === "stale" && s.textContent.includes("serving the last good set"); })()`)
 	b.WaitTrue("open endpoint's share falls to 0%", rowJS+`.querySelector(".share span").textContent === "0%"`)
+	b.WaitTrue("ejection marked on each of greeter's charts", `document.querySelectorAll(
+		'[data-history="greeter"] svg.chart g.ejection[data-endpoint="127.0.0.1:50052"][data-kind="breaker_open"]').length === 3`)
+	b.WaitTrue("ejection marked on the endpoint's sparklines only", `document.querySelectorAll(
+		'tr[data-sparks="127.0.0.1:50052"] g.ejection').length === 3 &&
+		document.querySelectorAll('tr[data-sparks="127.0.0.1:50051"] g.ejection').length === 0`)
 
 	b.Screenshot(filepath.Join(t.TempDir(), "status.png"))
 
@@ -53,6 +66,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.WaitTrue("lost connection shown", `document.getElementById("conn").className === "lost"`)
+}
+
+// chartsJS is the fewest points drawn by any line of the cluster's
+// three history charts, 0 while they are missing.
+func chartsJS(cluster string) string {
+	return `(() => {
+		const lines = [...document.querySelectorAll('[data-history="` + cluster + `"] figure svg.chart polyline')];
+		const figs = document.querySelectorAll('[data-history="` + cluster + `"] figure[data-metric]').length;
+		return figs === 3 && lines.length === 4 ? Math.min(...lines.map((l) => Number(l.dataset.points))) : 0; })()`
 }
 
 // rowJS selects the row of the endpoint whose breaker the test flips.

@@ -4,7 +4,8 @@ import "time"
 
 // demoSource is a fake StatusSource whose request counters grow on every
 // read, in fixed proportions, except for endpoints whose breaker is open:
-// traffic that flows and shifts away from an ejected endpoint. It stands
+// traffic that flows and shifts away from an ejected endpoint. Endpoints
+// that were ever ejected fail one request per read. It stands
 // in for the gateway's guards and balancer stats.
 type demoSource struct {
 	fakeSource
@@ -43,6 +44,9 @@ func (d *demoSource) Status() Status {
 				e := &st.Clusters[ci].Endpoints[ei]
 				if e.Breaker != BreakerOpen {
 					e.Requests += d.weights[e.Addr]
+				}
+				if e.Ejections > 0 {
+					e.Failures++ // the endpoints ever ejected keep failing a little
 				}
 			}
 		}

@@ -29,6 +29,7 @@ func (s *Server) Handler() http.Handler {
 		EnableOpenMetrics: true,
 	}))
 	mux.HandleFunc("GET /status.json", s.statusJSON)
+	mux.HandleFunc("GET /history.json", s.historyJSON)
 	mux.Handle("GET /status", staticFile("static/status.html", "text/html; charset=utf-8"))
 	mux.Handle("GET /{$}", http.RedirectHandler("/status", http.StatusFound))
 	if s.opts.Pprof {

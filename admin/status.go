@@ -88,6 +88,9 @@ type EndpointStatus struct {
 	LastError string `json:"last_error,omitempty"`
 	// Requests counts requests (or connections, for L4) sent, ever.
 	Requests uint64 `json:"requests"`
+	// Failures counts the requests that failed, ever (the breaker's
+	// verdict: what counts toward ejection).
+	Failures uint64 `json:"failures"`
 	// Share is this endpoint's fraction (0..1) of the cluster's requests
 	// over the recent window. The admin server computes it from
 	// successive Requests values; whatever the source sets is replaced.

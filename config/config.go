@@ -37,6 +37,9 @@ type Admin struct {
 	Address string `yaml:"address"`
 	// Pprof serves /debug/pprof/ when true.
 	Pprof bool `yaml:"pprof"`
+	// HistoryInterval is how often the status page's history takes a
+	// point; it keeps 180, so the default 5s spans 15 minutes.
+	HistoryInterval time.Duration `yaml:"history_interval"`
 }
 
 // Protocols a listener can speak.
@@ -272,6 +275,8 @@ const (
 	DefaultMaxMessageSize = 4 << 20
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultDrainTimeout   = 15 * time.Second
+	// DefaultHistoryInterval: 180 points of 5 s are the last 15 minutes.
+	DefaultHistoryInterval = 5 * time.Second
 
 	DefaultHandshakeTimeout  = 10 * time.Second
 	DefaultIdleTimeout       = 5 * time.Minute
@@ -298,6 +303,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Timeouts.Drain == 0 {
 		c.Timeouts.Drain = DefaultDrainTimeout
+	}
+	if c.Admin.HistoryInterval == 0 {
+		c.Admin.HistoryInterval = DefaultHistoryInterval
 	}
 	c.Timeouts.Keepalive.applyDefaults()
 	if c.Tracing != nil {

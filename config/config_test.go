@@ -74,6 +74,9 @@ func TestDefaults(t *testing.T) {
 	if c.Limits.MaxMessageSize != 4<<20 || c.Timeouts.Connect != 5*time.Second || c.Timeouts.Drain != 15*time.Second {
 		t.Fatalf("defaults = %+v %+v", c.Limits, c.Timeouts)
 	}
+	if c.Admin.HistoryInterval != 5*time.Second {
+		t.Fatalf("admin.history_interval default = %s, want 5s", c.Admin.HistoryInterval)
+	}
 	want := config.Keepalive{Interval: 10 * time.Second, Timeout: 10 * time.Second, MinTime: 5 * time.Minute}
 	if c.Timeouts.Keepalive != want {
 		t.Fatalf("keepalive defaults = %+v, want %+v", c.Timeouts.Keepalive, want)
@@ -167,6 +170,10 @@ func TestParseBad(t *testing.T) {
 			`config: listeners[1].name: "a" is used by another listener`},
 		{"bad admin address", lis + base + "admin: {address: localhost}",
 			`config: admin.address: "localhost" has no port`},
+		{"history interval too short", lis + base + "admin: {address: 127.0.0.1:9901, history_interval: 10ms}",
+			`config: admin.history_interval: 10ms is not between 100ms and 1m`},
+		{"history interval too long", lis + base + "admin: {history_interval: 5m}",
+			`config: admin.history_interval: 5m0s is not between 100ms and 1m`},
 		{"bad size", lis + base + "limits: {max_message_size: lots}",
 			`config: limits.max_message_size: "lots" is not a size (use bytes or a unit: 4MiB, 512KiB)`},
 		{"huge size", lis + base + "limits: {max_message_size: 3GiB}",

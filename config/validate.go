@@ -50,6 +50,9 @@ func (c *Config) validate() error {
 			return errorf("admin.address", "%q %s", c.Admin.Address, err)
 		}
 	}
+	if h := c.Admin.HistoryInterval; h < 100*time.Millisecond || h > time.Minute {
+		return errorf("admin.history_interval", "%s is not between 100ms and 1m", h)
+	}
 	if c.Limits.RetryBuffer < 0 || c.Limits.RetryBuffer > 1<<30 {
 		return errorf("limits.retry_buffer", "%d is not between 0 and 1 GiB", c.Limits.RetryBuffer)
 	}

@@ -107,6 +107,7 @@ func addBalancerState(cs *admin.ClusterStatus, pools []lb.PoolStats) {
 		ep.Ejections = e.Ejections
 		ep.LastError = e.LastError
 		ep.Requests = e.Requests
+		ep.Failures = e.Failures
 		if !e.Serving && ep.LastError == "" {
 			ep.LastError = "active health check: not serving"
 		}

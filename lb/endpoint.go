@@ -170,6 +170,9 @@ func (e *Endpoint) onBreaker(from, to health.State) {
 	defer p.mu.Unlock()
 	p.change(e, func() { e.broken = to != health.Closed })
 	e.tripped.Store(e.broken)
+	if to == health.Open {
+		p.emit(e.addr, EventBreakerOpen)
+	}
 	switch {
 	case to == health.Open && from == health.Closed:
 		p.log.Warn("endpoint ejected", "endpoint", e.addr, "timeout", e.breaker.Timeout())

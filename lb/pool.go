@@ -31,6 +31,7 @@ type Pool struct {
 	rnd        func() uint64
 	classifier health.Classifier
 	log        *slog.Logger
+	events     func(Event) // nil: nobody listens
 
 	set              atomic.Pointer[Set]
 	typical          typical
@@ -145,6 +146,9 @@ func (p *Pool) SetServing(addr string, serving bool) {
 	}
 	p.change(e, func() { e.down = !serving })
 	e.notServing.Store(!serving)
+	if !serving {
+		p.emit(addr, EventHealthDrain)
+	}
 }
 
 // change applies f, which may take e out or bring it back, and keeps the

@@ -14,6 +14,8 @@ type Registry struct {
 	mu    sync.Mutex
 	pools map[string]*entry
 	opts  []PoolOption
+
+	listeners listeners
 }
 
 type entry struct {
@@ -38,7 +40,8 @@ func (r *Registry) Acquire(cluster string, o Options) (*Pool, func()) {
 	defer r.mu.Unlock()
 	e := r.pools[cluster]
 	if e == nil || !reflect.DeepEqual(e.pool.opts, o.WithDefaults()) {
-		e = &entry{pool: NewPool(cluster, o, r.opts...)}
+		opts := append(r.opts[:len(r.opts):len(r.opts)], WithEvents(r.publish))
+		e = &entry{pool: NewPool(cluster, o, opts...)}
 		r.pools[cluster] = e
 	}
 	e.refs++

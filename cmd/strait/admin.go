@@ -29,12 +29,14 @@ func startAdmin(cfg config.Admin, gw *gateway.Gateway, log *slog.Logger) (*admin
 		return a, nil
 	}
 	a.srv = admin.New(admin.Options{
-		Addr:    cfg.Address,
-		Ready:   gw.Ready,
-		Status:  admin.StatusFunc(gw.Status),
-		Pprof:   cfg.Pprof,
-		Version: version,
-		Logger:  log,
+		Addr:            cfg.Address,
+		Ready:           gw.Ready,
+		Status:          admin.StatusFunc(gw.Status),
+		Ejections:       gw,
+		HistoryInterval: cfg.HistoryInterval,
+		Pprof:           cfg.Pprof,
+		Version:         version,
+		Logger:          log,
 	})
 	m, err := metrics.New(a.srv.Registry(), gw.Route)
 	if err != nil {
