@@ -11,7 +11,11 @@ import (
 // cluster (relay, grpc-go path or L4) to fn as it happens, for the admin
 // history. fn runs under the pool's lock and must be quick.
 func (g *Gateway) SubscribeEjections(fn func(admin.Ejection)) (cancel func()) {
-	return lb.DefaultRegistry.Subscribe(func(ev lb.Event) {
+	return subscribeEjections(lb.DefaultRegistry, fn)
+}
+
+func subscribeEjections(r *lb.Registry, fn func(admin.Ejection)) (cancel func()) {
+	return r.Subscribe(func(ev lb.Event) {
 		fn(admin.Ejection{Time: ev.At, Cluster: poolCluster(ev.Pool), Endpoint: ev.Addr, Kind: ejectionKind(ev.Kind)})
 	})
 }

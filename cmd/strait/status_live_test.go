@@ -20,9 +20,10 @@ import (
 
 // TestStatusPageLive runs strait in-process over three real backends with
 // SayHello load flowing through it, and watches /status in headless
-// Chromium while one backend fails every call and then heals. With
-// STRAIT_UPDATE_SCREENSHOT=1 it writes docs/status.png while that
-// backend is ejected.
+// Chromium while one backend fails every call and then heals; the
+// history, sampled every 100 ms, charts the ejection. With
+// STRAIT_UPDATE_SCREENSHOT=1 it writes docs/status.png and
+// docs/status-history.png while that backend is ejected.
 func TestStatusPageLive(t *testing.T) {
 	start := time.Now()
 	var backends [3]*backend.Server
@@ -60,13 +61,21 @@ func TestStatusPageLive(t *testing.T) {
 			ep.breaker()+` === "closed" && `+ep.share()+` > `+bad.share())
 	}
 	t.Logf("%v: %s ejected", time.Since(start).Round(time.Millisecond), backends[1].Addr())
+	page.WaitTrue("the ejection marked on greeter's charts and the endpoint's", `[...document.querySelectorAll(
+		'[data-history="greeter"] svg.chart')].filter((c) => c.querySelector('g.ejection[data-endpoint="`+backends[1].Addr()+`"]')).length === 3 &&
+		[...`+bad.sparksJS()+`.querySelectorAll("svg.chart")].every((c) => c.querySelector("g.ejection"))`)
+	page.WaitTrue("greeter's charts show errors and traffic", `(() => {
+		const h = document.querySelector('[data-history="greeter"]');
+		// An ejection 3 s old or more: its mark is inside the chart, not on its edge.
+		const marks = [...h.querySelectorAll('[data-metric="rps"] g.ejection line')];
+		return marks.some((m) => Number(m.getAttribute("x1")) < 300) &&
+			Number(h.querySelector('[data-metric="rps"] polyline').dataset.points) >= 40 &&
+			Number(h.querySelector('[data-metric="error_rate"] svg').dataset.peak) > 0; })()`)
+	t.Logf("%v: history charted with the ejection marked", time.Since(start).Round(time.Millisecond))
 	page.Resize(1280, 390)
-	shot := page.Screenshot(filepath.Join(t.TempDir(), "status.png"))
-	if os.Getenv("STRAIT_UPDATE_SCREENSHOT") == "1" {
-		if err := os.WriteFile(filepath.Join("..", "..", "docs", "status.png"), shot, 0o644); err != nil {
-			t.Fatalf("update docs/status.png: %v", err)
-		}
-	}
+	screenshot(t, page, "status.png")
+	page.Resize(1280, 790)
+	screenshot(t, page, "status-history.png")
 
 	backends[1].SetFailure(0, 0)
 	page.WaitTrue("healed endpoint shown closed again", bad.breaker()+` === "closed"`)
@@ -80,11 +89,28 @@ func TestStatusPageLive(t *testing.T) {
 	}
 }
 
+// screenshot captures the page; with STRAIT_UPDATE_SCREENSHOT=1 it
+// rewrites docs/name with it.
+func screenshot(t *testing.T, page *browser.Page, name string) {
+	t.Helper()
+	shot := page.Screenshot(filepath.Join(t.TempDir(), name))
+	if os.Getenv("STRAIT_UPDATE_SCREENSHOT") == "1" {
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", name), shot, 0o644); err != nil {
+			t.Fatalf("update docs/%s: %v", name, err)
+		}
+	}
+}
+
 // endpointJS builds JavaScript expressions about one endpoint's row.
 type endpointJS string
 
 func (a endpointJS) rowJS() string {
 	return `document.querySelector('tr[data-endpoint="` + string(a) + `"]')`
+}
+
+// sparksJS selects the row of the endpoint's history charts.
+func (a endpointJS) sparksJS() string {
+	return `document.querySelector('tr[data-sparks="` + string(a) + `"]')`
 }
 
 func (a endpointJS) breaker() string {
@@ -143,7 +169,7 @@ func startStrait(t *testing.T, backends []*backend.Server) *liveStrait {
 	addr := freeAddr(t)
 	s := &liveStrait{admin: freeAddr(t)}
 	path := writeConfig(t, fmt.Sprintf(`
-admin: {address: %s}
+admin: {address: %s, history_interval: 100ms}
 listeners: [{name: edge, address: %s, routes: [{service: helloworld.Greeter, cluster: greeter}]}]
 clusters:
   greeter:
