@@ -86,6 +86,7 @@ func addBalancerState(cs *admin.ClusterStatus, pools []lb.PoolStats) {
 			m.InFlight += e.InFlight
 			m.Ejections += e.Ejections
 			m.Requests += e.Requests
+			m.Failures += e.Failures
 			m.Serving = m.Serving && e.Serving
 			if breakerRank(e.Breaker) > breakerRank(m.Breaker) {
 				m.Breaker = e.Breaker
