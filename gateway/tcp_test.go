@@ -41,7 +41,7 @@ func TestTCPListenerBalancesAndReports(t *testing.T) {
 	gw, addr := startGateway(t, parse(t, fmt.Sprintf(`
 listeners: [{name: edge, address: 127.0.0.1:0, protocol: tcp, cluster: db}]
 clusters: {db: {endpoints: [%s, %s, %s]}}
-`, a, b, deadAddrFor(t))))
+`, a, b, testutil.DeadAddr(t))))
 	seen := map[string]int{}
 	for range 40 {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -76,8 +76,6 @@ clusters: {db: {endpoints: [%s, %s, %s]}}
 		return requests >= 40
 	})
 }
-
-func deadAddrFor(t *testing.T) string { return freePort(t) }
 
 // Each L4 listener exports its strait_tcp_listener_* series, the second
 // as well as the first.

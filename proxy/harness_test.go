@@ -74,18 +74,6 @@ func (h *harness) direct(t *testing.T, i int) *grpc.ClientConn {
 	return conn
 }
 
-// deadAddr returns a loopback address where nothing listens.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
-}
-
 // dataplane starts one of strait's data paths in front of guard's
 // endpoints and returns its address. Every data-path test runs against
 // each, so the relay and the grpc-go reference cannot drift apart.

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
@@ -78,7 +79,7 @@ func TestUnroutedMethodIsUnimplemented(t *testing.T) {
 
 func TestAllEndpointsDownIsUnavailable(t *testing.T) {
 	eachPlane(t, func(t *testing.T, dp dataplane) {
-		h := startHarness(t, harnessOptions{plane: dp, deadAddrs: []string{deadAddr(t), deadAddr(t)}})
+		h := startHarness(t, harnessOptions{plane: dp, deadAddrs: []string{testutil.DeadAddr(t), testutil.DeadAddr(t)}})
 		_, err := h.client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{})
 		if status.Code(err) != codes.Unavailable {
 			t.Fatalf("got %v, want Unavailable", err)

@@ -58,3 +58,11 @@ func ephemeralLow() (int, bool) {
 	low, err := strconv.Atoi(f[0])
 	return low, err == nil
 }
+
+// DeadAddr is a loopback address where nothing listens, for an endpoint
+// that refuses every connection: a free port below the ephemeral range,
+// which no outgoing connection will take in the meantime.
+func DeadAddr(t testing.TB) string {
+	t.Helper()
+	return FreeAddr(t)
+}

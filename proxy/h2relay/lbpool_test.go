@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
@@ -41,7 +42,7 @@ func TestLBPoolEjectsAFailingEndpoint(t *testing.T) {
 // dial are picked again onto the live endpoint, and the pool records
 // the refusal as the dead endpoint's failure.
 func TestLBPoolRepicksOffARefusedEndpoint(t *testing.T) {
-	live, dead := startBackend(t, "live"), deadAddr(t)
+	live, dead := startBackend(t, "live"), testutil.DeadAddr(t)
 	guard := guardtest.Static(t, "c", live.addr, dead)
 	pool := lb.NewPool("c", lb.Options{})
 	bal, stop := h2relay.NewLBPool(pool, guard)

@@ -2,7 +2,6 @@ package h2relay_test
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -132,7 +131,7 @@ func (c altCall) End(h2relay.Outcome) {
 // again: every pick is ended exactly once, and calls keep succeeding.
 func TestRepickedCallsAreEnded(t *testing.T) {
 	b := startBackend(t, "b0")
-	alt := &alternating{addrs: [2]string{b.addr, deadAddr(t)}}
+	alt := &alternating{addrs: [2]string{b.addr, testutil.DeadAddr(t)}}
 	_, addr := startRelayBal(t, h2relay.Options{}, alt)
 	client := dialClient(t, addr)
 	failures := 0
@@ -149,16 +148,6 @@ func TestRepickedCallsAreEnded(t *testing.T) {
 		defer alt.mu.Unlock()
 		return alt.picks == alt.ends
 	})
-}
-
-func deadAddr(t *testing.T) string {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := lis.Addr().String()
-	lis.Close()
-	return addr
 }
 
 // SetRoutes sends new calls by the new table.

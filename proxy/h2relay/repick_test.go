@@ -20,7 +20,7 @@ import (
 // the balancer hears of the refusal.
 func TestWaitingCallsLeaveARefusedEndpoint(t *testing.T) {
 	live := startBackend(t, "live")
-	dead := deadAddr(t)
+	dead := testutil.DeadAddr(t)
 	bal := newScriptBalancer(nil)
 	bal.pick = bal.ejecting(dead, live.addr)
 	_, addr := startRelayBal(t, h2relay.Options{}, bal)
@@ -137,7 +137,7 @@ func TestQueuedCallsSurviveALostConnection(t *testing.T) {
 // attempts, at once.
 func TestAllEndpointsDownFailsFast(t *testing.T) {
 	const calls = 20
-	bal := newScriptBalancer(roundRobin(deadAddr(t), deadAddr(t)))
+	bal := newScriptBalancer(roundRobin(testutil.DeadAddr(t), testutil.DeadAddr(t)))
 	_, addr := startRelayBal(t, h2relay.Options{}, bal)
 	client := dialClient(t, addr)
 	start := time.Now()
