@@ -170,14 +170,7 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cl.Close() })
-		srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(lis)
-		b.Cleanup(srv.Stop)
-		lisAddr = lis.Addr().String()
+		lisAddr = serveBench(b, proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20}))
 	})
 	return lisAddr
 }
@@ -198,14 +191,22 @@ func startRelayWith(b *testing.B, addrs []string, o h2relay.Options) string {
 		<-guard.Ready()
 		rr, stop := h2relay.NewRoundRobin(guard)
 		b.Cleanup(stop)
-		srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o)
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		go srv.Serve(lis)
-		b.Cleanup(srv.Stop)
-		lisAddr = lis.Addr().String()
+		lisAddr = serveBench(b, h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o))
 	})
 	return lisAddr
+}
+
+// serveBench serves srv on a loopback listener until the benchmark ends
+// and returns its address.
+func serveBench(b *testing.B, srv interface {
+	Serve(net.Listener) error
+	Stop()
+}) string {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve(lis)
+	b.Cleanup(srv.Stop)
+	return lis.Addr().String()
 }
