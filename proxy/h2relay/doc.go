@@ -18,7 +18,7 @@
 // deadline.go), the overload budget (budget.go), retries (retry.go,
 // policy.go), hedging (hedge.go: the policy and the attempts sent;
 // hedge_win.go: how attempts end, and the winner's move into the
-// call), moves between pools (repick.go), keep-alive PINGs
+// call; hedge_repick.go: an attempt whose endpoint failed), moves between pools (repick.go), keep-alive PINGs
 // (keepalive.go), idle reaping (reap.go), late frames on streams the
 // relay reset (resets.go), and DATA forwarding with its flow control
 // (forward.go).

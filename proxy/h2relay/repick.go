@@ -42,6 +42,9 @@ func (p *pool) repick(ss []*stream, err error) {
 // within the call's attempts. Its up leg stays guarded by from until it
 // is queued elsewhere, so client DATA arriving meanwhile is kept.
 func (s *stream) repick(from *pool, err error) {
+	if s.rs != nil && s.rs.hedge != nil && s.repickHedged(from, err) {
+		return
+	}
 	if !s.end(Outcome{Err: err}) {
 		return // the client ended the call; its up leg is closed
 	}
