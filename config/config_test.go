@@ -280,6 +280,8 @@ func TestParseBad(t *testing.T) {
 			`config: listeners[0].routes[0].hedge.max_attempts: 6 is not between 2 and 5`},
 		{"hedge delay", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, cluster: user, idempotent: true, hedge: {delay: -1s}}]}]\n" + base,
 			`config: listeners[0].routes[0].hedge.delay: -1s is below 1ms`},
+		{"hedge delay factor", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, cluster: user, idempotent: true, hedge: {delay_factor: -2}}]}]\n" + base,
+			`config: listeners[0].routes[0].hedge.delay_factor: -2 is not between 0 (a fixed delay) and 100`},
 		{"hedge code", "listeners: [{address: 127.0.0.1:9000, routes: [{service: a.B, cluster: user, idempotent: true, hedge: {non_fatal_status_codes: [nope]}}]}]\n" + base,
 			`config: listeners[0].routes[0].hedge.non_fatal_status_codes: "nope" (item 0) is not a gRPC error code`},
 		{"retry budget ratio", lis + "clusters: {user: {endpoints: ['h:1'], retry_budget: {ratio: 2}}}",

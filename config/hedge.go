@@ -17,6 +17,11 @@ type HedgePolicy struct {
 	// Delay is how long an attempt waits for response headers before
 	// the next goes out. Default 50ms.
 	Delay time.Duration `yaml:"delay"`
+	// DelayFactor, when set, makes each call's delay this many times
+	// the balancer's latency estimate (peak EWMA, to response headers)
+	// of the endpoint its first attempt went to, never below Delay.
+	// Default 0: the delay is fixed.
+	DelayFactor float64 `yaml:"delay_factor"`
 	// NonFatalStatusCodes are gRPC code names that do not end the call
 	// while another attempt may answer; the next attempt goes at once.
 	// Default none.
@@ -54,6 +59,8 @@ func (p *HedgePolicy) validate(path string) error {
 		return errorf(path+".max_attempts", "%d is not between 2 and 5", p.MaxAttempts)
 	case p.Delay < time.Millisecond:
 		return errorf(path+".delay", "%s is below 1ms", p.Delay)
+	case p.DelayFactor < 0 || p.DelayFactor > 100:
+		return errorf(path+".delay_factor", "%g is not between 0 (a fixed delay) and 100", p.DelayFactor)
 	}
 	for i, n := range p.NonFatalStatusCodes {
 		if c, ok := codeByName(n); !ok || c == codes.OK {

@@ -16,7 +16,7 @@ listeners:
   - address: 127.0.0.1:9000
     routes:
       - {service: a.B, cluster: user, idempotent: true, hedge: {non_fatal_status_codes: [unavailable]}}
-      - {service: a.C, cluster: user, idempotent: true, hedge: {max_attempts: 3, delay: 20ms}}
+      - {service: a.C, cluster: user, idempotent: true, hedge: {max_attempts: 3, delay: 20ms, delay_factor: 2.5}}
 clusters: {user: {endpoints: ['h:1']}}
 `))
 	if err != nil {
@@ -29,7 +29,7 @@ clusters: {user: {endpoints: ['h:1']}}
 	if cs := p.Codes(); len(cs) != 1 || cs[0] != codes.Unavailable {
 		t.Fatalf("codes = %v", cs)
 	}
-	if q.MaxAttempts != 3 || q.Delay != 20*time.Millisecond || len(q.Codes()) != 0 {
+	if q.MaxAttempts != 3 || q.Delay != 20*time.Millisecond || q.DelayFactor != 2.5 || len(q.Codes()) != 0 {
 		t.Fatalf("set: %+v", q)
 	}
 }

@@ -22,7 +22,7 @@ func (g *Gateway) relayRouter(lc config.Listener) h2relay.Router {
 				MaxBackoff: p.MaxBackoff, BackoffMultiplier: p.BackoffMultiplier, RetryableCodes: p.Codes()}
 		}
 		if p := rt.Hedge; p != nil {
-			hedges[key] = &h2relay.HedgePolicy{MaxAttempts: p.MaxAttempts, Delay: p.Delay, NonFatalCodes: p.Codes()}
+			hedges[key] = &h2relay.HedgePolicy{MaxAttempts: p.MaxAttempts, Delay: p.Delay, DelayFactor: p.DelayFactor, NonFatalCodes: p.Codes()}
 		}
 		// Every route, so that a method takes its own route's policy
 		// (none) and not a broader route's.

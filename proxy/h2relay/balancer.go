@@ -3,6 +3,7 @@ package h2relay
 import (
 	"crypto/tls"
 	"sync/atomic"
+	"time"
 
 	"github.com/straitproxy/strait/upstream"
 	"google.golang.org/grpc/codes"
@@ -49,6 +50,15 @@ type Call interface {
 	FirstResponse()
 	// End reports how the call ended.
 	End(Outcome)
+}
+
+// EstimatedCall is a Call whose balancer keeps a latency estimate of
+// its endpoint (to the first response headers); a hedge policy may take
+// its delay from it.
+type EstimatedCall interface {
+	Call
+	// Latency is the endpoint's estimate, without failure penalties.
+	Latency() time.Duration
 }
 
 // Outcome says how a call ended, for the meter and the breaker.

@@ -34,6 +34,10 @@ type HedgePolicy struct {
 	// Delay is how long an attempt waits for response headers before
 	// the next one is sent.
 	Delay time.Duration
+	// DelayFactor, when above 0, makes the delay of each call that
+	// factor times the latency estimate of its first endpoint (an
+	// EstimatedCall's), never below Delay.
+	DelayFactor float64
 	// NonFatalCodes are statuses that do not end the call while
 	// another attempt is out or may still be sent: the next attempt
 	// then goes at once.
@@ -55,10 +59,11 @@ const RetryHedge RetryEvent = "hedge"
 // hedging is a hedged call's shared state. s is the call; its up leg is
 // the first attempt, and after a shadow wins, the winner.
 type hedging struct {
-	p    *HedgePolicy
-	s    *stream
-	kick chan struct{} // an attempt ended: send the next one now
-	done chan struct{} // closed once the call is decided or over
+	p     *HedgePolicy
+	s     *stream
+	delay time.Duration // between attempts: set by start
+	kick  chan struct{} // an attempt ended: send the next one now
+	done  chan struct{} // closed once the call is decided or over
 
 	mu      sync.Mutex
 	shadows []*stream
@@ -100,8 +105,13 @@ func (s *stream) prepareHedging(p *HedgePolicy) *hedging {
 // called by the client connection's reader.
 func (hs *hedging) start() {
 	mu := hs.s.down.lock() // a re-pick writes call under it
-	addr := hs.s.call.Addr()
+	call := hs.s.call
 	mu.Unlock()
+	addr := call.Addr()
+	hs.delay = hs.p.Delay
+	if ec, ok := call.(EstimatedCall); ok && hs.p.DelayFactor > 0 {
+		hs.delay = max(hs.delay, time.Duration(hs.p.DelayFactor*float64(ec.Latency())))
+	}
 	hs.mu.Lock()
 	hs.tried = append(hs.tried, addr)
 	hs.mu.Unlock()
@@ -117,7 +127,7 @@ func (hs *hedging) start() {
 // non-fatally, until the call is decided or over; then cancels the
 // attempts that lost.
 func (hs *hedging) run() {
-	t := time.NewTimer(hs.p.Delay)
+	t := time.NewTimer(hs.delay)
 	defer t.Stop()
 	for {
 		select {
@@ -130,7 +140,7 @@ func (hs *hedging) run() {
 		case <-hs.kick:
 		}
 		if hs.launch() {
-			t.Reset(hs.p.Delay)
+			t.Reset(hs.delay)
 		}
 		hs.failIfOut()
 	}

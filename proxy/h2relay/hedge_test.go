@@ -265,22 +265,3 @@ func TestHedgeNonFatalStatusSendsTheNextAtOnce(t *testing.T) {
 		t.Fatalf("%d calls denied; the nodes saw %d attempts for %d calls, %d hedges", denied, bad.Calls()+good.Calls()-before, calls, log.count(h2relay.RetryHedge)-hedges)
 	}
 }
-
-// A hedged call whose first endpoint cannot be reached (its dial is
-// refused while the call waits for it) goes on at once with its next
-// attempt on the other endpoint, which answers it: no call fails, and
-// the live endpoint sees each call once.
-func TestHedgedCallOnADeadEndpointGoesOn(t *testing.T) {
-	b := startBackend(t, "b")
-	p := &h2relay.HedgePolicy{MaxAttempts: 2, Delay: time.Minute}
-	client := dialClient(t, startHedgeRelay(t, h2relay.Options{}, hedgeRouter{unaryMethod: p}, roundRobinOver(testutil.DeadAddr(t), b.addr)))
-	const calls = 10
-	for i, err := range unaryAll(client, calls, 1) {
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-	}
-	if b.Calls() != calls {
-		t.Fatalf("the live endpoint saw %d attempts for %d calls", b.Calls(), calls)
-	}
-}

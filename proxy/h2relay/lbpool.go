@@ -3,6 +3,7 @@ package h2relay
 import (
 	"context"
 	"crypto/tls"
+	"time"
 
 	"github.com/straitproxy/strait/health"
 	"github.com/straitproxy/strait/lb"
@@ -105,6 +106,9 @@ func (b LBPool) PickAvoiding(avoid func(addr string) bool) (Call, bool) {
 type lbCall lb.Call
 
 func (c *lbCall) Addr() string { return (*lb.Call)(c).Endpoint().Addr() }
+
+// Latency is the endpoint's peak-EWMA estimate.
+func (c *lbCall) Latency() time.Duration { return (*lb.Call)(c).Endpoint().Latency() }
 
 // FirstResponse lets the pool time the call from its own Acquire.
 func (c *lbCall) FirstResponse() { (*lb.Call)(c).FirstResponse() }
