@@ -113,10 +113,18 @@ func newConn(nc net.Conn, o *Options) *conn {
 	return c
 }
 
+// initialWindow is the receive window a new stream has on c.
+func (c *conn) initialWindow() int32 {
+	if c.up != nil {
+		return c.o.upWindow()
+	}
+	return c.o.StreamWindow
+}
+
 // writeSettingsLocked sends our SETTINGS and opens the connection window.
 func (c *conn) writeSettingsLocked(extra ...http2.Setting) {
 	s := append([]http2.Setting{
-		{ID: http2.SettingInitialWindowSize, Val: uint32(c.o.StreamWindow)},
+		{ID: http2.SettingInitialWindowSize, Val: uint32(c.initialWindow())},
 		{ID: http2.SettingMaxHeaderListSize, Val: c.o.MaxHeaderListSize},
 	}, extra...)
 	c.wfr.WriteSettings(s...)
@@ -345,7 +353,11 @@ func (c *conn) goAwayLocked(lastID uint32, code http2.ErrCode) {
 // connection had its connection-level window back as the bytes arrived
 // (see onData). Updates go out once a quarter of a window has built up,
 // never as zero.
-func (c *conn) refundLocked(l *leg, n int32, b *batch) {
+func (c *conn) refundLocked(l *leg, n int32, b *batch) { c.refundStreamLocked(l, n, b, false) }
+
+// refundStreamLocked is refundLocked; with grow, an upstream stream's
+// window also grows when an update goes out (see upWindowStart).
+func (c *conn) refundStreamLocked(l *leg, n int32, b *batch, grow bool) {
 	if n <= 0 || c.dead {
 		return
 	}
@@ -355,9 +367,13 @@ func (c *conn) refundLocked(l *leg, n int32, b *batch) {
 	}
 	if l != nil && !l.closed && !l.recvEnd {
 		l.unacked += n
-		if l.unacked >= c.o.StreamWindow/4 {
-			c.wfr.WriteWindowUpdate(l.id, uint32(l.unacked))
-			l.recvWin += l.unacked
+		if l.unacked >= c.streamWindow(l)/4 {
+			inc := l.unacked
+			if grow {
+				inc += c.growLocked(l)
+			}
+			c.wfr.WriteWindowUpdate(l.id, uint32(inc))
+			l.recvWin += inc
 			l.unacked = 0
 			wrote = true
 		}

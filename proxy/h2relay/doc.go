@@ -20,8 +20,9 @@
 // hedge_win.go: how attempts end, and the winner's move into the
 // call; hedge_repick.go: an attempt whose endpoint failed), moves between pools (repick.go), keep-alive PINGs
 // (keepalive.go), idle reaping (reap.go), late frames on streams the
-// relay reset (resets.go), and DATA forwarding with its flow control
-// (forward.go).
+// relay reset (resets.go), DATA forwarding with its flow control
+// (forward.go), and the upstream stream windows that grow only while a
+// client keeps up (upwindow.go).
 //
 // # Goroutines
 //

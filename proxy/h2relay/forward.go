@@ -42,7 +42,12 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 	}
 	sent := dst.pumpLocked(b)
 	dst.keepLast()
+	caughtUp := src.isUp() && dst.caughtUpLocked()
 	mu.Unlock()
+	if caughtUp {
+		refundCaughtUp(src, sent, b)
+		return
+	}
 	refundTo(src, sent, b)
 }
 

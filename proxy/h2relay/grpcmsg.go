@@ -8,7 +8,7 @@ import "encoding/binary"
 type msgLimit struct {
 	rem int64 // bytes left of the current message
 	hdr [5]byte
-	hn  int // prefix bytes seen so far
+	hn  uint8 // prefix bytes seen so far: a uint8 packs beside hdr, keeping a stream in its size class
 }
 
 // feed advances over b. When a prefix announces a message larger than
@@ -27,9 +27,9 @@ func (m *msgLimit) feed(b []byte, max int) (int, bool) {
 			start = 0
 		}
 		k := copy(m.hdr[m.hn:], b[i:])
-		m.hn += k
+		m.hn += uint8(k)
 		i += k
-		if m.hn < len(m.hdr) {
+		if int(m.hn) < len(m.hdr) {
 			break
 		}
 		m.hn = 0

@@ -28,10 +28,13 @@ type leg struct {
 	id   uint32
 
 	sendWin, recvWin, unacked int32
-	queue                     []chunk
-	queueBuf                  [2]chunk // queue's first home, saving an allocation per call
-	sentEnd, recvEnd, closed  bool
-	sentHeaders, gotHeaders   bool
+	// grant is an upstream stream's window: it starts small and grows
+	// while the client keeps up (upwindow.go).
+	grant                    int32
+	queue                    []chunk
+	queueBuf                 [2]chunk // queue's first home, saving an allocation per call
+	sentEnd, recvEnd, closed bool
+	sentHeaders, gotHeaders  bool
 	// quiet counts the stream sweeps since a frame for the call was
 	// received on either side (saturating); the sweeper reads the down
 	// leg's. Each frame zeroes the leg it arrives on or is forwarded to.

@@ -17,7 +17,8 @@ type Options struct {
 	// StreamWindow is the receive window per stream, both sides (256
 	// KiB). It bounds what the relay holds for each stream: an upstream
 	// connection's window goes back as bytes arrive, a stream's only as
-	// its client takes them.
+	// its client takes them. Upstream, a stream starts with 64 KiB and
+	// grows to StreamWindow only while its client keeps up.
 	StreamWindow int32
 	// ConnWindow is the receive window per connection, both sides (4 MiB).
 	ConnWindow int32

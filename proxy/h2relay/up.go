@@ -66,7 +66,7 @@ func (uc *upConn) start(s *stream) (sent int32, ok bool) {
 	l := &s.up
 	l.id = uc.nextID
 	uc.nextID += 2
-	l.sendWin, l.recvWin = c.peerInitWin, c.o.StreamWindow
+	l.sendWin, l.recvWin, l.grant = c.peerInitWin, c.o.upWindow(), c.o.upWindow()
 	c.streams[l.id] = l
 	s.upAt = c.handed + uint64(len(c.wbuf))
 	end := len(l.queue) == 1 && l.queue[0].end && len(l.queue[0].data) == 0 && l.queue[0].fields == nil
