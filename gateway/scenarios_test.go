@@ -159,7 +159,13 @@ func restartedNodeIsTakenBack(t *testing.T, dp string) {
 
 func notServingNodeIsDrainedAndTakenBack(t *testing.T, dp string) {
 	bs, addrs := nodes(t, 3)
-	gw, conn := balancedGateway(t, dp, "health_check: {enabled: true, interval: 50ms, timeout: 1s}", addrs...)
+	// The relay polls (fast, for the test); the grpc-go path watches and
+	// refuses a poll interval.
+	hc := "health_check: {enabled: true, interval: 50ms, timeout: 1s}"
+	if dp == "grpc" {
+		hc = "health_check: {enabled: true}"
+	}
+	gw, conn := balancedGateway(t, dp, hc, addrs...)
 	if from, errs := spread(conn, 60); errs > 0 || from["n2"] == 0 {
 		t.Fatalf("before: %v, %d failed", from, errs)
 	}
