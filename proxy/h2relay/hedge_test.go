@@ -1,10 +1,8 @@
 package h2relay_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,22 +36,7 @@ func startHedgeRelay(t *testing.T, o h2relay.Options, r hedgeRouter, bal h2relay
 // latencies, sorted; any failure fails the test.
 func timedCalls(t *testing.T, client testpb.TestServiceClient, n, par int) []time.Duration {
 	t.Helper()
-	lat := make([]time.Duration, n)
-	errs := make([]error, n)
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i := range n {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			start := time.Now()
-			_, errs[i] = client.UnaryCall(ctx, &testpb.SimpleRequest{})
-			lat[i] = time.Since(start)
-		})
-	}
-	wg.Wait()
+	errs, lat := unaryTimed(client, n, par, 20*time.Second)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)

@@ -89,20 +89,29 @@ func startRelayBal(t *testing.T, o h2relay.Options, bal h2relay.Balancer) (*h2re
 
 // unaryAll makes n calls, at most par at once, and returns their errors.
 func unaryAll(client testpb.TestServiceClient, n, par int) []error {
-	errs := make([]error, n)
+	errs, _ := unaryTimed(client, n, par, 10*time.Second)
+	return errs
+}
+
+// unaryTimed makes n calls, at most par at once, each within timeout, and
+// returns their errors and latencies, by call.
+func unaryTimed(client testpb.TestServiceClient, n, par int, timeout time.Duration) ([]error, []time.Duration) {
+	errs, lat := make([]error, n), make([]time.Duration, n)
 	sem := make(chan struct{}, par)
 	var wg sync.WaitGroup
 	for i := range n {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
+			start := time.Now()
 			_, errs[i] = client.UnaryCall(ctx, &testpb.SimpleRequest{})
+			lat[i] = time.Since(start)
 		})
 	}
 	wg.Wait()
-	return errs
+	return errs, lat
 }
 
 // crashable is a real gRPC backend whose crash is abrupt: its listener
