@@ -25,15 +25,10 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	r := &rawConn{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
+	r := dialRawSilent(t, addr)
+	r.fr = http2.NewFramer(r.nc, r.nc)
 	r.enc = hpack.NewEncoder(&r.hbuf)
-	if _, err := io.WriteString(nc, http2.ClientPreface); err != nil {
+	if _, err := io.WriteString(r.nc, http2.ClientPreface); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.fr.WriteSettings(); err != nil {
