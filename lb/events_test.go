@@ -4,9 +4,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/straitproxy/strait/health"
 )
 
 // recorder keeps the events a subscriber hears.
@@ -34,11 +31,7 @@ func TestRegistryReportsEjectionsAndDrains(t *testing.T) {
 	cancel := r.Subscribe(rec.add)
 	p, release := r.Acquire("users", Options{})
 	defer release()
-	p.Update([]string{"a:1", "b:1"})
-	bad := p.Current().Endpoint(1)
-	for range health.DefaultConsecutiveFailures {
-		serve(p, clk, bad, time.Millisecond, true)
-	}
+	bad := ejectSecond(p, clk)
 	opened := clk.now()
 	p.SetServing("a:1", false)
 	p.SetServing("a:1", false) // no change, no event

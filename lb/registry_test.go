@@ -38,11 +38,7 @@ func TestRegistryPoolStats(t *testing.T) {
 	r := NewRegistry(WithClock(clk.now), WithRand(seeded(3)))
 	p, release := r.Acquire("users", Options{})
 	defer release()
-	p.Update([]string{"a:1", "b:1"})
-	bad := p.Current().Endpoint(1)
-	for range health.DefaultConsecutiveFailures {
-		serve(p, clk, bad, time.Millisecond, true)
-	}
+	ejectSecond(p, clk)
 	got, ok := r.Pool("users")
 	if !ok || got != p || len(r.Pools()) != 1 {
 		t.Fatalf("registry pools %v, want only users", r.Pools())
@@ -50,4 +46,15 @@ func TestRegistryPoolStats(t *testing.T) {
 	if st := got.Stats(); st.Endpoints[1].Failures != uint64(health.DefaultConsecutiveFailures) {
 		t.Fatalf("stats %+v", st)
 	}
+}
+
+// ejectSecond gives p the members a:1 and b:1 and fails b:1 until its
+// breaker opens; it returns b:1.
+func ejectSecond(p *Pool, clk *fakeClock) *Endpoint {
+	p.Update([]string{"a:1", "b:1"})
+	bad := p.Current().Endpoint(1)
+	for range health.DefaultConsecutiveFailures {
+		serve(p, clk, bad, time.Millisecond, true)
+	}
+	return bad
 }
