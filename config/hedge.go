@@ -44,14 +44,7 @@ func (p *HedgePolicy) applyDefaults() {
 }
 
 // Codes are the non-fatal codes; validate has checked the names.
-func (p *HedgePolicy) Codes() []codes.Code {
-	out := make([]codes.Code, 0, len(p.NonFatalStatusCodes))
-	for _, n := range p.NonFatalStatusCodes {
-		c, _ := codeByName(n)
-		out = append(out, c)
-	}
-	return out
-}
+func (p *HedgePolicy) Codes() []codes.Code { return codesByName(p.NonFatalStatusCodes) }
 
 func (p *HedgePolicy) validate(path string) error {
 	switch {

@@ -65,15 +65,19 @@ func (p *RetryPolicy) applyDefaults() {
 }
 
 // Codes are the retryable codes; validate has checked the names.
-func (p *RetryPolicy) Codes() []codes.Code {
-	out := make([]codes.Code, 0, len(p.RetryableStatusCodes))
-	for _, n := range p.RetryableStatusCodes {
+func (p *RetryPolicy) Codes() []codes.Code { return codesByName(p.RetryableStatusCodes) }
+
+// codesByName maps validated status code names to their codes.
+func codesByName(names []string) []codes.Code {
+	out := make([]codes.Code, 0, len(names))
+	for _, n := range names {
 		c, _ := codeByName(n)
 		out = append(out, c)
 	}
 	return out
 }
 
+// codeByName maps a status code name, in any case, to its code.
 func codeByName(n string) (codes.Code, bool) {
 	var c codes.Code
 	err := c.UnmarshalJSON([]byte(`"` + strings.ToUpper(n) + `"`))
