@@ -17,12 +17,18 @@
 // admission and dispatch (request.go), time limits (timeouts.go,
 // deadline.go), the overload budget (budget.go), retries (retry.go,
 // policy.go), hedging (hedge.go: the policy and the attempts sent;
-// hedge_win.go: how attempts end, and the winner's move into the
-// call; hedge_repick.go: an attempt whose endpoint failed), moves between pools (repick.go), keep-alive PINGs
-// (keepalive.go), idle reaping (reap.go), late frames on streams the
-// relay reset (resets.go), DATA forwarding with its flow control
-// (forward.go), and the upstream stream windows that grow only while a
-// client keeps up (upwindow.go).
+// hedge_win.go: how attempts end, and the winner's move into the call;
+// hedge_repick.go: an attempt whose endpoint failed), moves between
+// pools (repick.go), keep-alive PINGs (keepalive.go), idle reaping
+// (reap.go), late frames on streams the relay reset (resets.go), DATA
+// forwarding with its flow control (forward.go), and the upstream
+// stream windows that grow only while a client keeps up (upwindow.go).
+// The rest are leaves: reading and writing the socket (rawio_*.go,
+// readbuf.go, batch.go), headers (headers.go, hencode.go, hcache.go,
+// hmemo.go), message limits (grpcmsg.go), call detail for logs and
+// spans (detail.go), the token bucket (bucket.go), options
+// (options.go), and the balancer interface and its lb adapter
+// (balancer.go, lbpool.go).
 //
 // # Goroutines
 //
