@@ -41,12 +41,16 @@ func main() {
 	warmup := flag.Duration("warmup", time.Second, "load before measuring, per run")
 	measure := flag.Duration("d", 5*time.Second, "measured load, per run")
 	label := flag.String("label", "current", "first column of every row")
+	flag.DurationVar(&balancer.Tau, "tau", 0, "the balancer's peak-EWMA decay (0: lb's default)")
 	flag.Parse()
 	if err := run(os.Stdout, *label, *conc, *fast, *slow, *warmup, *measure); err != nil {
 		fmt.Fprintln(os.Stderr, "balance:", err)
 		os.Exit(1)
 	}
 }
+
+// balancer is the lb options every cluster of the run balances with.
+var balancer lb.Options
 
 func run(w io.Writer, label, conc string, fast, slow, warmup, measure time.Duration) error {
 	for _, f := range strings.Split(conc, ",") {
@@ -95,7 +99,7 @@ func cluster(latencies []time.Duration, callers int, warmup, measure time.Durati
 	guard := upstream.NewGuard("c", static.New(addrs), slog.New(slog.DiscardHandler))
 	go guard.Run(ctx)
 	<-guard.Ready()
-	bal, stop := h2relay.NewLBPool(lb.NewPool("c", lb.Options{}), guard)
+	bal, stop := h2relay.NewLBPool(lb.NewPool("c", balancer), guard)
 	defer stop()
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, h2relay.Options{})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
