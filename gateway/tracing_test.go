@@ -44,16 +44,10 @@ func (c *collector) received() []*tracepb.Span {
 
 func startCollector(t *testing.T) (*collector, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &collector{}
 	s := grpc.NewServer()
 	coltracepb.RegisterTraceServiceServer(s, c)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return c, lis.Addr().String()
+	return c, testutil.Serve(t, s)
 }
 
 // traceBackend is a greeter that remembers the traceparent of each call.
@@ -73,16 +67,10 @@ func (b *traceBackend) SayHello(ctx context.Context, in *pb.HelloRequest) (*pb.H
 
 func startTraceBackend(t *testing.T) (*traceBackend, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	b := &traceBackend{}
 	s := grpc.NewServer()
 	pb.RegisterGreeterServer(s, b)
-	go s.Serve(lis)
-	t.Cleanup(s.Stop)
-	return b, lis.Addr().String()
+	return b, testutil.Serve(t, s)
 }
 
 func attrs(sp *tracepb.Span) map[string]string {

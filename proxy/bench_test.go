@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/metrics"
 	"github.com/straitproxy/strait/proxy"
@@ -170,7 +170,7 @@ func startBenchProxy(b *testing.B, addrs []string) string {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { cl.Close() })
-		lisAddr = serveBench(b, proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20}))
+		lisAddr = testutil.Serve(b, proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20}))
 	})
 	return lisAddr
 }
@@ -191,22 +191,7 @@ func startRelayWith(b *testing.B, addrs []string, o h2relay.Options) string {
 		<-guard.Ready()
 		rr, stop := h2relay.NewRoundRobin(guard)
 		b.Cleanup(stop)
-		lisAddr = serveBench(b, h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o))
+		lisAddr = testutil.Serve(b, h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o))
 	})
 	return lisAddr
-}
-
-// serveBench serves srv on a loopback listener until the benchmark ends
-// and returns its address.
-func serveBench(b *testing.B, srv interface {
-	Serve(net.Listener) error
-	Stop()
-}) string {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(lis)
-	b.Cleanup(srv.Stop)
-	return lis.Addr().String()
 }

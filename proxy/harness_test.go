@@ -1,10 +1,10 @@
 package proxy_test
 
 import (
-	"net"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy"
@@ -98,10 +98,7 @@ func startGRPCPlane(t *testing.T, r *route.Table, guard *upstream.Guard, maxMess
 	}
 	t.Cleanup(func() { cl.Close() })
 	srv := proxy.NewServer(&proxy.Routes{Table: r, Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: maxMessageSize})
-	lis := listen(t)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return testutil.Serve(t, srv)
 }
 
 func startRelayPlane(t *testing.T, r *route.Table, guard *upstream.Guard, maxMessageSize int) string {
@@ -113,16 +110,5 @@ func startRelayPlane(t *testing.T, r *route.Table, guard *upstream.Guard, maxMes
 	rr, cancel := h2relay.NewRoundRobin(guard)
 	t.Cleanup(cancel)
 	srv := h2relay.NewServer(r, map[string]h2relay.Balancer{"c": rr}, h2relay.Options{MaxMessageSize: maxMessageSize})
-	lis := listen(t)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
-}
-
-func listen(t *testing.T) net.Listener {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lis
+	return testutil.Serve(t, srv)
 }

@@ -3,12 +3,12 @@ package h2relay_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy"
 	"github.com/straitproxy/strait/proxy/h2relay"
@@ -92,12 +92,5 @@ func startGRPCPath(tb testing.TB, addrs ...string) string {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { cl.Close() })
-	srv := proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go srv.Serve(lis)
-	tb.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return testutil.Serve(tb, proxy.NewServer(&proxy.Routes{Table: route.NewTable("c"), Clusters: map[string]*proxy.Cluster{"c": cl}}, proxy.ServerOptions{MaxMessageSize: 4 << 20}))
 }

@@ -62,7 +62,7 @@ func TestEveryCallGivesBackWhatItTook(t *testing.T) {
 		Begin:   func(string, string) any { gauge.Add(1); return nil },
 		Observe: func(h2relay.Observation) { gauge.Add(-1) },
 	})
-	addr := serveRelay(t, srv)
+	addr := testutil.Serve(t, srv)
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecureCreds()))
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/internal/testutil/guardtest"
 	"github.com/straitproxy/strait/proxy/h2relay"
@@ -92,7 +93,7 @@ func startRelayServer(t testing.TB, o h2relay.Options, addrs ...string) (*h2rela
 	rr, stopRR := h2relay.NewRoundRobin(guard)
 	t.Cleanup(stopRR)
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, o)
-	return srv, serveRelay(t, srv)
+	return srv, testutil.Serve(t, srv)
 }
 
 func dialClient(t *testing.T, addr string, opts ...grpc.DialOption) testgrpc.TestServiceClient {
@@ -159,16 +160,3 @@ func load(workers int, d time.Duration, stop <-chan struct{}, fn func(ctx contex
 }
 
 func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
-
-// serveRelay serves srv on a loopback listener until the test ends and
-// returns its address.
-func serveRelay(t testing.TB, srv *h2relay.Server) string {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
-}

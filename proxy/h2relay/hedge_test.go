@@ -29,7 +29,7 @@ const (
 
 func startHedgeRelay(t *testing.T, o h2relay.Options, r hedgeRouter, bal h2relay.Balancer) string {
 	t.Helper()
-	return serveRelay(t, h2relay.NewServer(r, map[string]h2relay.Balancer{"c": bal}, o))
+	return testutil.Serve(t, h2relay.NewServer(r, map[string]h2relay.Balancer{"c": bal}, o))
 }
 
 // timedCalls makes n unary calls, par at a time, and returns their

@@ -28,7 +28,7 @@ func TestObserveReportsEveryCall(t *testing.T) {
 			seen = append(seen, o)
 		},
 	})
-	addr := serveRelay(t, srv)
+	addr := testutil.Serve(t, srv)
 	client := dialClient(t, addr)
 	ctx := ctxTimeout(t, 5*time.Second)
 	client.UnaryCall(ctx, &testpb.SimpleRequest{})

@@ -157,7 +157,7 @@ func TestSetRoutes(t *testing.T) {
 		return map[string]h2relay.Balancer{"c": &recorder{addr: addr}}
 	}
 	srv := h2relay.NewServer(route.NewTable("c"), to(b0.addr), h2relay.Options{})
-	addr := serveRelay(t, srv)
+	addr := testutil.Serve(t, srv)
 	client := dialClient(t, addr)
 	served := func() string {
 		resp, err := client.UnaryCall(ctxTimeout(t, 5*time.Second), &testpb.SimpleRequest{})

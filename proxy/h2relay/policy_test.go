@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/lb"
 	"github.com/straitproxy/strait/proxy/h2relay"
@@ -33,7 +34,7 @@ func unavailablePolicy() *h2relay.RetryPolicy {
 func startPolicyRelay(t *testing.T, o h2relay.Options, p *h2relay.RetryPolicy, bal h2relay.Balancer) string {
 	t.Helper()
 	srv := h2relay.NewServer(policyRouter{p}, map[string]h2relay.Balancer{"c": bal}, o)
-	return serveRelay(t, srv)
+	return testutil.Serve(t, srv)
 }
 
 // lbBalancer is the lb core over addrs, as strait runs it.

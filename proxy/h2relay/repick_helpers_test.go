@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/internal/testutil/backend"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
@@ -84,7 +85,7 @@ func (c scriptCall) End(o h2relay.Outcome) {
 func startRelayBal(t *testing.T, o h2relay.Options, bal h2relay.Balancer) (*h2relay.Server, string) {
 	t.Helper()
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": bal}, o)
-	return srv, serveRelay(t, srv)
+	return srv, testutil.Serve(t, srv)
 }
 
 // unaryAll makes n calls, at most par at once, and returns their errors.
