@@ -182,7 +182,7 @@ func TestKilledEndpointUnderLoadCostsNoCall(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatalf("%d of %d calls failed, first: %v", len(errs), calls, errs[0])
 	}
-	t.Logf("%d calls, retries %v", calls, log.events)
+	t.Logf("%d calls, retries %v", calls, log.all())
 }
 
 // rrBalancer is round robin over fixed addresses, optionally budgeted.

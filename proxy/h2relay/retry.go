@@ -232,9 +232,8 @@ func (s *stream) sendAgain(event RetryEvent, configured bool, fail func()) {
 		s.call = call
 		mu.Unlock()
 		s.ended.Store(false)
-		switch srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).takeDetached(s) {
+		switch srv.tr.pool(call.Addr(), srv.upstreamTLS(s.bal)).takeDetached(s, func() { srv.retried(s.cluster, event) }) {
 		case movedIn:
-			srv.retried(s.cluster, event)
 			return
 		case movedGone:
 			s.end(Outcome{Local: true})
@@ -254,8 +253,11 @@ func (s *stream) closeDetached() {
 	mu.Unlock()
 }
 
-// takeDetached queues s, whose up leg is detached, on p.
-func (p *pool) takeDetached(s *stream) moved {
+// takeDetached queues s, whose up leg is detached, on p. counted runs
+// once s is sure to move in, before it is queued: the attempt may finish
+// as soon as it is, and whoever sees the call end must see the retry
+// counted.
+func (p *pool) takeDetached(s *stream, counted func()) moved {
 	p.mu.Lock()
 	if !p.acceptsLocked() {
 		p.mu.Unlock()
@@ -271,6 +273,7 @@ func (p *pool) takeDetached(s *stream) moved {
 		p.mu.Unlock()
 		return movedGone
 	}
+	counted()
 	_, refunds := p.enqueueLocked(s)
 	p.mu.Unlock()
 	applyRefunds(refunds, nil)

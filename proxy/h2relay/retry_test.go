@@ -210,7 +210,7 @@ func TestStreamOverReplayBufferIsNotRetried(t *testing.T) {
 		t.Fatal("stream over its buffer succeeded; it should fail as the endpoint refused it")
 	}
 	if log.count(h2relay.NotRetriedBuffer) != 1 || log.count(h2relay.RetryRefused) != 1 {
-		t.Fatalf("stream over its buffer: events %v; want one buffer_exceeded and no new retry", log.events)
+		t.Fatalf("stream over its buffer: events %v; want one buffer_exceeded and no new retry", log.all())
 	}
 	if b.Calls() != 1 {
 		t.Fatalf("backend saw %d calls; the stream over its buffer reached it", b.Calls())

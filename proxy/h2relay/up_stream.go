@@ -50,6 +50,7 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 		return nil
 	}
 	first := !l.gotHeaders
+	var notRetried RetryEvent // counted before the client can see the call end
 	if first && end {
 		if code, _ := grpcStatus(fields); code != codes.OK {
 			wait, ok, event := l.s.policyRetryLocked(code, fields)
@@ -62,9 +63,7 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 				})
 				return nil
 			}
-			if event != "" {
-				defer l.s.srv.retried(l.s.cluster, event)
-			}
+			notRetried = event
 		}
 	}
 	l.gotHeaders = true
@@ -76,6 +75,9 @@ func (uc *upConn) onHeaders(f *http2.HeadersFrame) error {
 	}
 	uc.mu.Unlock()
 	s := l.s
+	if notRetried != "" {
+		s.srv.retried(s.cluster, notRetried)
+	}
 	if d := s.detail; d != nil && first {
 		d.firstByte.Store(int64(sinceStart())) // a trailers-only response is a first byte too
 	}
@@ -109,6 +111,7 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 			return
 		}
 	}
+	var notRetried RetryEvent // counted before the client can see the call end
 	if f.ErrCode == http2.ErrCodeRefusedStream {
 		ok, event := l.s.replayableLocked()
 		if ok {
@@ -120,13 +123,14 @@ func (uc *upConn) onReset(f *http2.RSTStreamFrame) {
 			})
 			return
 		}
-		if event != "" {
-			defer l.s.srv.retried(l.s.cluster, event)
-		}
+		notRetried = event
 	}
 	complete := l.recvEnd
 	l.finishLocked()
 	uc.mu.Unlock()
+	if notRetried != "" {
+		l.s.srv.retried(l.s.cluster, notRetried)
+	}
 	if !complete {
 		l.s.end(Outcome{Err: fmt.Errorf("upstream %s reset the stream: %v", uc.p.addr, f.ErrCode), reset: true})
 	}
