@@ -33,8 +33,12 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 		mu.Unlock()
 		return
 	}
+	var due *hedging
 	if dst.isUp() {
 		dst.s.rp.record(data, end, dst.s.srv)
+		if end {
+			due = dst.s.requestEndedLocked()
+		}
 	}
 	dst.quiet = 0
 	if !dst.coalesce(data, end) {
@@ -44,6 +48,9 @@ func forwardData(src *leg, data []byte, end bool, b *batch) {
 	dst.keepLast()
 	caughtUp := src.isUp() && dst.caughtUpLocked()
 	mu.Unlock()
+	if due != nil {
+		due.poke()
+	}
 	if caughtUp {
 		refundCaughtUp(src, sent, b)
 		return

@@ -75,7 +75,11 @@ type hedging struct {
 	winner  *stream // the shadow that won, nil when the first attempt did
 	moved   bool    // the winner is in the call's up leg now
 	stopped bool
-	last    Outcome // the last status of an attempt that ended non-fatally
+	// awaitEnd: an attempt is due but the client is still sending; the
+	// request's end sends it (endedLocked). Set under the call's up leg
+	// lock, so the end cannot slip in between.
+	awaitEnd bool
+	last     Outcome // the last status of an attempt that ended non-fatally
 }
 
 // hedgeOf is s's hedging, nil when s is not hedged.
@@ -146,6 +150,24 @@ func (hs *hedging) run() {
 	}
 }
 
+// requestEndedLocked is told, under s's up leg lock, that the client's
+// request ended; it returns s's hedging when an attempt waited for that,
+// to be poked once the lock is released.
+func (s *stream) requestEndedLocked() *hedging {
+	hs := s.hedgeOf()
+	if hs == nil {
+		return nil
+	}
+	hs.mu.Lock()
+	due := hs.awaitEnd
+	hs.awaitEnd = false
+	hs.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return hs
+}
+
 // stop marks the call decided or over: run cancels the losers.
 func (hs *hedging) stop() {
 	hs.mu.Lock()
@@ -182,9 +204,12 @@ func (hs *hedging) launch() (again bool) {
 	}
 	if !s.rp.end {
 		// The client is still sending: hedging waits for the whole
-		// request, and tries again after another delay.
+		// request, and the request's end sends the attempt.
+		hs.mu.Lock()
+		hs.awaitEnd = true
+		hs.mu.Unlock()
 		mu.Unlock()
-		return true
+		return false
 	}
 	body, hdrs := s.rp.body, slices.Clone(s.hdrs)
 	mu.Unlock()
