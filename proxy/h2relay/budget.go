@@ -155,8 +155,8 @@ func (s *Server) shed() {
 		d.mu.Lock()
 		if d.open == 0 && !d.closing {
 			d.gone = true
+			b.goAways.Add(1) // counted before the client can see it
 			d.goAwayLocked(d.lastID, http2.ErrCodeNo)
-			b.goAways.Add(1)
 		}
 		d.mu.Unlock()
 	})
@@ -188,8 +188,8 @@ func (s *Server) shed() {
 			break
 		}
 		over -= h.held
+		b.resets.Add(1) // counted before the client can see it
 		h.d.shedStream(h.l)
-		b.resets.Add(1)
 	}
 }
 
