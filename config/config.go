@@ -180,6 +180,11 @@ type Limits struct {
 	// together; near it strait sheds load (README). Default 256 MiB.
 	// Relay.
 	BufferBudget ByteSize `yaml:"buffer_budget"`
+	// GCHeadroom bounds how far the heap may grow past what is live
+	// before a collection (internal/gcheadroom): GOGC 400's four times
+	// the live heap, but at most this, and never less than the live heap.
+	// Default 32 MiB. GOMEMLIMIT in the environment replaces it.
+	GCHeadroom ByteSize `yaml:"gc_headroom"`
 	// UpstreamConnections bounds the connections to one endpoint.
 	// Default 4. Relay.
 	UpstreamConnections int `yaml:"upstream_connections"`
@@ -286,6 +291,8 @@ const (
 	DefaultKeepaliveInterval = 10 * time.Second
 	DefaultKeepaliveTimeout  = 10 * time.Second
 	DefaultKeepaliveMinTime  = 5 * time.Minute
+	// DefaultGCHeadroom is Limits.GCHeadroom's default.
+	DefaultGCHeadroom = 32 << 20
 )
 
 func (c *Config) applyDefaults() {
@@ -300,6 +307,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Limits.RetryBufferTotal == 0 {
 		c.Limits.RetryBufferTotal = DefaultRetryBufferTotal
+	}
+	if c.Limits.GCHeadroom == 0 {
+		c.Limits.GCHeadroom = DefaultGCHeadroom
 	}
 	if c.Timeouts.Drain == 0 {
 		c.Timeouts.Drain = DefaultDrainTimeout

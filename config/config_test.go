@@ -188,6 +188,8 @@ func TestParseBad(t *testing.T) {
 			`config: clusters: got a list, want a mapping`},
 		{"stream window too small", lis + base + "limits: {stream_window: 100}",
 			`config: limits.stream_window: 100 is outside 1024..2147483647`},
+		{"gc headroom too small", lis + base + "limits: {gc_headroom: 1KiB}",
+			`config: limits.gc_headroom: 1024 is outside 1048576..1099511627776`},
 		{"flood burst under one", lis + base + "limits: {flood: {pings: {per_second: 10, burst: 0.5}}}",
 			`config: limits.flood.pings: per_second must not be negative and burst must be at least 1`},
 		{"relay limit on grpc dataplane", "listeners: [{address: 127.0.0.1:9000, dataplane: grpc, default_cluster: user}]\n" + base + "limits: {write_buffer: 64KiB}",

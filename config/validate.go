@@ -100,6 +100,7 @@ func (c *Config) validateLimits() error {
 		{"max_continuations", int64(l.MaxContinuations), 1, 1 << 16},
 		{"write_buffer", int64(l.WriteBuffer), 16 << 10, 1 << 30},
 		{"buffer_budget", int64(l.BufferBudget), 1 << 20, 1 << 50},
+		{"gc_headroom", int64(l.GCHeadroom), 1 << 20, 1 << 40},
 		{"upstream_connections", int64(l.UpstreamConnections), 1, 1 << 10},
 	} {
 		if f.v != 0 && (f.v < f.lo || f.v > f.hi) {

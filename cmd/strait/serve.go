@@ -12,6 +12,7 @@ import (
 
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/gcheadroom"
 	"k8s.io/klog/v2"
 )
 
@@ -38,6 +39,9 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer gcheadroom.Start(int64(cfg.Limits.GCHeadroom))()
 	}
 	gw, err := gateway.New(cfg, log)
 	if err != nil {

@@ -30,8 +30,7 @@ const (
 // with what stands in the way. They are left out of this test until it
 // does (bench/attackbench runs them all).
 var awaitingFix = map[string]string{
-	"non-reading": "the legitimate calls share the one upstream connection with what the endpoint sends for the non-reading clients (their streams' windows and write buffers, ~14 MB); on a loaded machine they wait up to ~0.6 s (p99), and strait's peak RSS is ~100 MiB",
-	"idle-conns":  "an idle connection costs 7 KiB without load (bench/attackbench), 9 KiB measured here while the legitimate load runs; the bound is 8",
+	"idle-conns": "an idle connection costs 7 KiB without load (bench/attackbench), 9 KiB measured here while the legitimate load runs; the bound is 8",
 }
 
 // TestAttacks runs every attack of the harness against its own strait

@@ -27,12 +27,13 @@ type testBackend struct {
 	addr    string
 	accepts atomic.Int64
 	open    atomic.Int64 // connections not yet closed
+	written atomic.Int64 // bytes written to its connections
 	done    chan struct{}
 }
 
 type countingListener struct {
 	net.Listener
-	n, open *atomic.Int64
+	n, open, written *atomic.Int64
 }
 
 func (l countingListener) Accept() (net.Conn, error) {
@@ -42,14 +43,21 @@ func (l countingListener) Accept() (net.Conn, error) {
 	}
 	l.n.Add(1)
 	l.open.Add(1)
-	return &countedConn{Conn: c, open: l.open}, nil
+	return &countedConn{Conn: c, open: l.open, written: l.written}, nil
 }
 
-// countedConn counts itself out of open when closed.
+// countedConn counts itself out of open when closed, and the bytes
+// written to it.
 type countedConn struct {
 	net.Conn
-	open *atomic.Int64
-	once sync.Once
+	open, written *atomic.Int64
+	once          sync.Once
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
 }
 
 func (c *countedConn) Close() error {
@@ -67,7 +75,7 @@ func startBackend(t testing.TB, name string, opts ...grpc.ServerOption) *testBac
 	b.Register(b.srv)
 	go func() {
 		defer close(b.done)
-		b.srv.Serve(countingListener{lis, &b.accepts, &b.open})
+		b.srv.Serve(countingListener{lis, &b.accepts, &b.open, &b.written})
 	}()
 	t.Cleanup(b.stop)
 	return b

@@ -1,11 +1,44 @@
 package h2relay
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"syscall"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
+
+// unsentLowWater is the most a client connection's socket keeps queued
+// and not yet sent (TCP_NOTSENT_LOWAT): past it the socket takes no more
+// until the peer has taken some. Without it Linux queues up to tcp_wmem's
+// 4 MiB per socket, so a client that stops reading looks like one that
+// keeps up until megabytes went its way, pulled through the upstream
+// connection it shares with every other client; with it, its write
+// buffer fills after a few hundred KiB and its streams' windows stop
+// growing (upwindow.go). Bytes in flight are not counted, so a distant
+// fast client is not slowed.
+const unsentLowWater = 128 << 10
+
+// limitUnsent sets unsentLowWater on a client connection's socket, under
+// TLS too. It is best effort: a socket that refuses keeps the default.
+func limitUnsent(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		return
+	}
+	raw.Control(func(fd uintptr) {
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, unsentLowWater)
+	})
+}
 
 // socketIO reads and writes a TCP connection's non-blocking socket with
 // raw system calls, waiting on Go's poller when it would block, as
