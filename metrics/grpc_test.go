@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -70,10 +71,12 @@ func TestRequestsByClusterEndpointMethodCode(t *testing.T) {
 		{"strait_grpc_request_duration_seconds", map[string]string{"cluster": "greeter", "method": sayHello}, 7},
 		{"strait_grpc_requests_in_flight", map[string]string{"cluster": "greeter", "method": sayHello}, 0},
 	}
+	// grpc-go reports a call's end to the stats handler after it wrote
+	// the status, so the client may see its reply first: wait for each.
 	for _, c := range checks {
-		if got := value(t, reg, c.name, c.labels); got != c.want {
-			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
-		}
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("%s%v = %v", c.name, c.labels, c.want), func() bool {
+			return value(t, reg, c.name, c.labels) == c.want
+		})
 	}
 }
 
