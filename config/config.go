@@ -176,6 +176,9 @@ type Limits struct {
 	// WriteBuffer bounds the DATA buffered for one connection beyond the
 	// write under way. Default 1 MiB. Relay.
 	WriteBuffer ByteSize `yaml:"write_buffer"`
+	// SocketUnsent bounds what a client connection's socket queues and
+	// has not sent (TCP_NOTSENT_LOWAT, Linux). Default 128 KiB. Relay.
+	SocketUnsent ByteSize `yaml:"socket_unsent"`
 	// BufferBudget bounds the bytes all relay listeners hold for peers
 	// together; near it strait sheds load (README). Default 256 MiB.
 	// Relay.

@@ -188,6 +188,8 @@ func TestParseBad(t *testing.T) {
 			`config: clusters: got a list, want a mapping`},
 		{"stream window too small", lis + base + "limits: {stream_window: 100}",
 			`config: limits.stream_window: 100 is outside 1024..2147483647`},
+		{"socket unsent too small", lis + base + "limits: {socket_unsent: 1KiB}",
+			`config: limits.socket_unsent: 1024 is outside 16384..1073741824`},
 		{"gc headroom too small", lis + base + "limits: {gc_headroom: 1KiB}",
 			`config: limits.gc_headroom: 1024 is outside 1048576..1099511627776`},
 		{"flood burst under one", lis + base + "limits: {flood: {pings: {per_second: 10, burst: 0.5}}}",

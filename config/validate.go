@@ -99,6 +99,7 @@ func (c *Config) validateLimits() error {
 		{"max_header_list_size", int64(l.MaxHeaderListSize), 1024, 1<<32 - 1},
 		{"max_continuations", int64(l.MaxContinuations), 1, 1 << 16},
 		{"write_buffer", int64(l.WriteBuffer), 16 << 10, 1 << 30},
+		{"socket_unsent", int64(l.SocketUnsent), 16 << 10, 1 << 30},
 		{"buffer_budget", int64(l.BufferBudget), 1 << 20, 1 << 50},
 		{"gc_headroom", int64(l.GCHeadroom), 1 << 20, 1 << 40},
 		{"upstream_connections", int64(l.UpstreamConnections), 1, 1 << 10},
@@ -148,6 +149,7 @@ func (c *Config) validateLimits() error {
 		}{
 			{"limits.max_continuations", l.MaxContinuations != 0},
 			{"limits.write_buffer", l.WriteBuffer != 0},
+			{"limits.socket_unsent", l.SocketUnsent != 0},
 			{"limits.upstream_connections", l.UpstreamConnections != 0},
 			{"limits.flood", l.Flood.set()},
 			{"timeouts.write_stall", c.Timeouts.WriteStall != 0},

@@ -159,6 +159,7 @@ func (g *Gateway) startRelay(lc config.Listener, lis net.Listener, alog *accessl
 		MaxHeaderListSize:    uint32(lim.MaxHeaderListSize),
 		MaxContinuations:     lim.MaxContinuations,
 		WriteBuffer:          int(lim.WriteBuffer),
+		SocketUnsent:         int(lim.SocketUnsent),
 		MaxConnsPerEndpoint:  lim.UpstreamConnections,
 		ResetRate:            h2relay.Rate(lim.Flood.Resets),
 		PingRate:             h2relay.Rate(lim.Flood.Pings),

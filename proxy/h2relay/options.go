@@ -65,6 +65,10 @@ type Options struct {
 	// under way (1 MiB): more stays queued on its stream, held by the
 	// stream's window, until the peer takes what is buffered.
 	WriteBuffer int
+	// SocketUnsent bounds what a client connection's socket queues and
+	// has not sent (TCP_NOTSENT_LOWAT, Linux only; 128 KiB): see
+	// limitUnsent.
+	SocketUnsent int
 	// WriteStall ends a connection whose peer does not take a write
 	// within it (30 s): a client that stops reading its socket.
 	WriteStall time.Duration
@@ -201,6 +205,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WriteBuffer <= 0 {
 		o.WriteBuffer = 1 << 20
+	}
+	if o.SocketUnsent <= 0 {
+		o.SocketUnsent = 128 << 10
 	}
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = DefaultMaxConnections

@@ -10,20 +10,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// unsentLowWater is the most a client connection's socket keeps queued
-// and not yet sent (TCP_NOTSENT_LOWAT): past it the socket takes no more
-// until the peer has taken some. Without it Linux queues up to tcp_wmem's
-// 4 MiB per socket, so a client that stops reading looks like one that
-// keeps up until megabytes went its way, pulled through the upstream
-// connection it shares with every other client; with it, its write
-// buffer fills after a few hundred KiB and its streams' windows stop
-// growing (upwindow.go). Bytes in flight are not counted, so a distant
-// fast client is not slowed.
-const unsentLowWater = 128 << 10
-
-// limitUnsent sets unsentLowWater on a client connection's socket, under
-// TLS too. It is best effort: a socket that refuses keeps the default.
-func limitUnsent(nc net.Conn) {
+// limitUnsent bounds what a client connection's socket keeps queued and
+// not yet sent to n bytes (TCP_NOTSENT_LOWAT): past it the socket takes
+// no more until the peer has taken some. Without it Linux queues up to
+// tcp_wmem's 4 MiB per socket, so a client that stops reading looks like
+// one that keeps up until megabytes went its way, pulled through the
+// upstream connection it shares with every other client; with it, its
+// write buffer fills after a few hundred KiB and its streams' windows
+// stop growing (upwindow.go). Bytes in flight are not counted, so a
+// distant fast client is not slowed. It works under TLS too, and is best
+// effort: a socket that refuses keeps the default.
+func limitUnsent(nc net.Conn, n int) {
 	if tc, ok := nc.(*tls.Conn); ok {
 		nc = tc.NetConn()
 	}
@@ -36,7 +33,7 @@ func limitUnsent(nc net.Conn) {
 		return
 	}
 	raw.Control(func(fd uintptr) {
-		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, unsentLowWater)
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
 	})
 }
 

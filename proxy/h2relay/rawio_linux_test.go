@@ -2,12 +2,15 @@ package h2relay
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // tcpPair is a connected pair of loopback TCP connections.
@@ -83,5 +86,32 @@ func TestSocketIOReadDeadlineAndClose(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a read stayed blocked after Close")
+	}
+}
+
+// limitUnsent sets TCP_NOTSENT_LOWAT on a client connection's socket,
+// also when the connection is wrapped in TLS.
+func TestLimitUnsentSetsTheSocketOption(t *testing.T) {
+	a, b := tcpPair(t)
+	limitUnsent(a, 32<<10)
+	limitUnsent(tls.Server(b, &tls.Config{}), 48<<10)
+	for _, c := range []struct {
+		conn *net.TCPConn
+		want int
+	}{{a, 32 << 10}, {b, 48 << 10}} {
+		raw, err := c.conn.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got int
+		var gerr error
+		if err := raw.Control(func(fd uintptr) {
+			got, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
+		}); err != nil || gerr != nil {
+			t.Fatal(err, gerr)
+		}
+		if got != c.want {
+			t.Errorf("TCP_NOTSENT_LOWAT = %d, want %d", got, c.want)
+		}
 	}
 }

@@ -11,4 +11,4 @@ import (
 func newSocketIO(nc net.Conn) io.ReadWriter { return nc }
 
 // limitUnsent does nothing here: TCP_NOTSENT_LOWAT is set on Linux only.
-func limitUnsent(net.Conn) {}
+func limitUnsent(net.Conn, int) {}

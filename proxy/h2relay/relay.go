@@ -159,7 +159,7 @@ func (s *Server) admit() bool {
 // byte (h2c with prior knowledge, or TLS after ALPN chose "h2"). It
 // returns when the connection ends.
 func (s *Server) ServeConn(nc net.Conn) {
-	limitUnsent(nc)
+	limitUnsent(nc, s.o.SocketUnsent)
 	d := newDownConn(s, newConn(nc, &s.o))
 	s.mu.Lock()
 	if s.stopped || s.draining {
