@@ -12,10 +12,10 @@
 //
 // After every collection Start's governor sets Go's soft memory limit to
 // the runtime's overhead (stacks, metadata) plus what is live plus a
-// headroom of min(4 × live, bound), never less than live itself: GOGC 400 while
-// the heap is small, at most bound above it, and never tighter than GOGC 100,
-// so a large live set does not make the collector run without pause. The
-// limit is only ever an upper bound on what GOGC allows.
+// headroom of min(4 × live, bound), never less than live itself: GOGC
+// 400 while the heap is small, at most bound above it, and never tighter
+// than GOGC 100, so a large live set does not make the collector run
+// without pause. The limit only ever lowers the goal GOGC sets.
 package gcheadroom
 
 import (

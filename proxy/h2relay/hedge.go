@@ -76,8 +76,8 @@ type hedging struct {
 	moved   bool    // the winner is in the call's up leg now
 	stopped bool
 	// awaitEnd: an attempt is due but the client is still sending; the
-	// request's end sends it (endedLocked). Set under the call's up leg
-	// lock, so the end cannot slip in between.
+	// request's end sends it (requestEndedLocked). Set under the call's
+	// up leg lock, so the end cannot slip in between.
 	awaitEnd bool
 	last     Outcome // the last status of an attempt that ended non-fatally
 }
