@@ -147,18 +147,7 @@ type completion struct {
 	a  *attempt
 }
 
-type completions []completion
-
-func (c completions) Len() int           { return len(c) }
-func (c completions) Less(i, j int) bool { return c[i].at < c[j].at }
-func (c completions) Swap(i, j int)      { c[i], c[j] = c[j], c[i] }
-func (c *completions) Push(x any)        { *c = append(*c, x.(completion)) }
-func (c *completions) Pop() any {
-	old := *c
-	x := old[len(old)-1]
-	*c = old[:len(old)-1]
-	return x
-}
+func (c completion) when() time.Duration { return c.at }
 
 // timer is when a call's retry or hedge is due.
 type timer struct {
@@ -167,15 +156,18 @@ type timer struct {
 	gen  int
 }
 
-type timers []timer
+func (t timer) when() time.Duration { return t.at }
 
-func (t timers) Len() int           { return len(t) }
-func (t timers) Less(i, j int) bool { return t[i].at < t[j].at }
-func (t timers) Swap(i, j int)      { t[i], t[j] = t[j], t[i] }
-func (t *timers) Push(x any)        { *t = append(*t, x.(timer)) }
-func (t *timers) Pop() any {
-	old := *t
+// agenda is a min-heap (container/heap) of events by their time.
+type agenda[T interface{ when() time.Duration }] []T
+
+func (a agenda[T]) Len() int           { return len(a) }
+func (a agenda[T]) Less(i, j int) bool { return a[i].when() < a[j].when() }
+func (a agenda[T]) Swap(i, j int)      { a[i], a[j] = a[j], a[i] }
+func (a *agenda[T]) Push(x any)        { *a = append(*a, x.(T)) }
+func (a *agenda[T]) Pop() any {
+	old := *a
 	x := old[len(old)-1]
-	*t = old[:len(old)-1]
+	*a = old[:len(old)-1]
 	return x
 }

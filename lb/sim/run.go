@@ -36,8 +36,8 @@ type runner struct {
 	rec    *recorder
 	nodes  []*server
 	total  int // attempts in flight in the cluster
-	ends   completions
-	due    timers
+	ends   agenda[completion]
+	due    agenda[timer]
 	budget *budget
 	rnd    *rand.Rand // extra attempts' service draws, backoff jitter
 	// attempts counts every attempt sent; denied the retries and hedges

@@ -20,11 +20,7 @@ func TestBudgetShedsHeaviestStreams(t *testing.T) {
 	addr := startRelay(t, h2relay.Options{Budget: budget, StreamWindow: 256 << 10}, b.addr)
 	idle := dialRaw(t, addr)
 
-	var params []*testpb.ResponseParameters
-	for range 4 {
-		params = append(params, &testpb.ResponseParameters{Size: 1 << 20})
-	}
-	req := grpcMessage(t, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+	req := bigReplies(t, 4, 1<<20)
 	r := dialRaw(t, addr)
 	if err := r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
 		t.Fatal(err)

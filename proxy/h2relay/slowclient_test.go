@@ -26,6 +26,17 @@ func grpcMessage(t *testing.T, m proto.Message) []byte {
 	return out
 }
 
+// bigReplies frames one request for a server-streaming call answered
+// with msgs messages of size bytes each.
+func bigReplies(t *testing.T, msgs int, size int32) []byte {
+	t.Helper()
+	var params []*testpb.ResponseParameters
+	for range msgs {
+		params = append(params, &testpb.ResponseParameters{Size: size})
+	}
+	return grpcMessage(t, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+}
+
 // Clients that let a large response pile up (a zero window: they never
 // read a byte of DATA) share one upstream connection with everyone
 // else. Each may hold its own stream's window, never the connection's:
@@ -39,11 +50,7 @@ func TestSlowClientsDoNotStallTheirUpstreamConnection(t *testing.T) {
 	if _, err := client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	var params []*testpb.ResponseParameters
-	for range 8 {
-		params = append(params, &testpb.ResponseParameters{Size: 1 << 20})
-	}
-	req := grpcMessage(t, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+	req := bigReplies(t, 8, 1<<20)
 	for range 4 {
 		r := dialRaw(t, addr)
 		if err := r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0}); err != nil {
@@ -74,11 +81,7 @@ func TestSlowClientsDoNotStallTheirUpstreamConnection(t *testing.T) {
 func TestClientNotReadingIsDropped(t *testing.T) {
 	b := startBackend(t, "b0")
 	srv, addr := startRelayServer(t, h2relay.Options{WriteStall: 300 * time.Millisecond}, b.addr)
-	var params []*testpb.ResponseParameters
-	for range 16 {
-		params = append(params, &testpb.ResponseParameters{Size: 1 << 20})
-	}
-	req := grpcMessage(t, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+	req := bigReplies(t, 16, 1<<20)
 	r := dialRaw(t, addr)
 	if err := r.fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1<<31 - 1}); err != nil {
 		t.Fatal(err)
@@ -110,11 +113,7 @@ func TestNonReadingClientsPullLittleThroughTheirUpstreamConnection(t *testing.T)
 	if _, err := client.UnaryCall(ctxTimeout(t, 10*time.Second), &testpb.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	var params []*testpb.ResponseParameters
-	for range 32 {
-		params = append(params, &testpb.ResponseParameters{Size: 256 << 10})
-	}
-	req := grpcMessage(t, &testpb.StreamingOutputCallRequest{ResponseParameters: params})
+	req := bigReplies(t, 32, 256<<10)
 	const conns, streams = 4, 25
 	const windows = conns * streams * 64 << 10 // each stream's starting window
 	before := b.written.Load()
