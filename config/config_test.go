@@ -239,7 +239,7 @@ func TestParseBad(t *testing.T) {
 		{"bad panic threshold", lis + "clusters: {user: {endpoints: ['h:1'], balancer: {panic_threshold: 150}}}",
 			`config: clusters.user.balancer.panic_threshold: 150 is not a percentage between 0 and 100`},
 		{"unknown balancer key", lis + "clusters: {user: {endpoints: ['h:1'], balancer: {tua: 1s}}}",
-			`config: clusters.user.balancer.tua: unknown field (line 2; known: policy, tau, prior, penalty, slow_start, grace, panic_threshold, breaker, health_check)`},
+			`config: clusters.user.balancer.tua: unknown field (line 2; known: policy, tau, rise, prior, penalty, slow_start, grace, panic_threshold, breaker, health_check)`},
 		{"tcp without cluster", "listeners: [{address: 127.0.0.1:9000, protocol: tcp}]\n" + base,
 			`config: listeners[0].cluster: is required for a tcp listener`},
 		{"tcp with routes", "listeners: [{address: 127.0.0.1:9000, protocol: tcp, cluster: user, default_cluster: user}]\n" + base,

@@ -3,7 +3,9 @@ package lb_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,12 +24,12 @@ import (
 
 // The relay scenarios: three real backends behind the default data path
 // (the frame relay over an lb.Pool), one client connection, 20 and 100
-// callers. Each runs a warm-up and 3 s of measured load. They assert
-// shares with room for a busy machine and log the client-side p99; the
-// tight targets (a 10× slower node under 1 %, a saturating node within
-// 2× of its unloaded latency) are asserted in the simulator (lb/sim),
-// free of the machine's noise, and measured on real backends by
-// bench/balance.sh.
+// callers. Each runs a warm-up and 3 s of measured load, and asserts the
+// issue's targets as the simulator (lb/sim) does: a 10× slower node draws
+// under 1 % of the calls with the p99 within 1.2× of the all-equal p99,
+// and a node that saturates keeps its latency within 2× of its unloaded
+// latency. bench/balance.sh measures the same at 1 ms service times, where
+// the machine's own queueing is most of the latency.
 const relayMeasure = 3 * time.Second
 
 // relayService is the backends' unloaded latency for a number of callers:
@@ -41,13 +43,17 @@ func relayService(callers int) time.Duration {
 }
 
 // modelBackend is a Greeter with a fixed service time served in parallel,
-// optionally with periodic spikes. It names itself in its replies and
-// records the calls it served.
+// or on a number of workers, optionally with periodic spikes. It names
+// itself in its replies and records the calls it served.
 type modelBackend struct {
 	pb.UnimplementedGreeterServer
 	name    string
 	addr    string
 	service time.Duration
+	// workers > 0 serves that many calls at once; the others wait for a
+	// worker in arrival order, so latency climbs with the load (M/D/c).
+	workers int
+	free    chan struct{} // one token per free worker
 	// spikes: calls arriving in the spikeLen from spikeAt of every
 	// spikeEvery since start take spikeLatency.
 	spikeEvery, spikeAt, spikeLen, spikeLatency time.Duration
@@ -58,8 +64,9 @@ type modelBackend struct {
 }
 
 type servedCall struct {
-	at     time.Duration // since the backend started
-	spiked bool
+	at      time.Duration // since the backend started
+	latency time.Duration // from arrival to answer, a wait for a worker included
+	spiked  bool
 }
 
 func startModelBackend(t *testing.T, b *modelBackend) *modelBackend {
@@ -69,6 +76,12 @@ func startModelBackend(t *testing.T, b *modelBackend) *modelBackend {
 		t.Fatal(err)
 	}
 	b.addr, b.start = lis.Addr().String(), time.Now()
+	if b.workers > 0 {
+		b.free = make(chan struct{}, b.workers)
+		for range b.workers {
+			b.free <- struct{}{}
+		}
+	}
 	srv := grpc.NewServer()
 	pb.RegisterGreeterServer(srv, b)
 	done := make(chan struct{})
@@ -85,6 +98,14 @@ func (b *modelBackend) SayHello(ctx context.Context, _ *pb.HelloRequest) (*pb.He
 	if spiked {
 		d = b.spikeLatency
 	}
+	if b.free != nil {
+		select {
+		case <-b.free:
+			defer func() { b.free <- struct{}{} }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
@@ -93,7 +114,7 @@ func (b *modelBackend) SayHello(ctx context.Context, _ *pb.HelloRequest) (*pb.He
 		return nil, ctx.Err()
 	}
 	b.mu.Lock()
-	b.seen = append(b.seen, servedCall{at: at, spiked: spiked})
+	b.seen = append(b.seen, servedCall{at: at, latency: time.Since(t0), spiked: spiked})
 	b.mu.Unlock()
 	return &pb.HelloReply{Message: "Hello from " + b.name}, nil
 }
@@ -170,29 +191,88 @@ const relayCallTimeout = 30 * time.Second
 func relayCallers() []int { return []int{20, 100} }
 
 // A 10× slower node whose latency does not depend on its load draws
-// under 10 % of the calls at 20 and at 100 callers (round robin: 33 %).
-// Measured on this kind of machine (two cores, load average 30-45): 0 %
-// when the machine kept up, 6.5 % when its own queueing, the same for
-// every node, grew to ten times the service time. The warm-up lasts until
-// the slow node's first calls are back: before, nothing tells it apart.
+// under 1 % of the calls at 20 and at 100 callers (round robin: 33 %),
+// and the p99 stays within 1.2× of the p99 of three equal nodes measured
+// just before. The warm-up lasts until the slow node's first calls are
+// back: before, nothing tells it apart.
 func TestE2ERelaySlowNode(t *testing.T) {
 	for _, callers := range relayCallers() {
 		t.Run(fmt.Sprint(callers), func(t *testing.T) {
 			service := relayService(callers)
-			a := startModelBackend(t, &modelBackend{name: "a", service: service})
-			b := startModelBackend(t, &modelBackend{name: "b", service: service})
-			slow := startModelBackend(t, &modelBackend{name: "slow", service: 10 * service})
-			rs, _ := relayLoad(startRelayCluster(t, a, b, slow), callers, max(time.Second, 12*service))
-			s := summarize(rs, 0)
-			t.Logf("%d callers: %d calls, p50 %v p99 %v, share %v", callers, s.calls, s.p50, s.p99, s.share)
-			if s.errors > 0 || s.calls < 100 {
-				t.Fatalf("%d calls, %d failed", s.calls, s.errors)
+			warmup := max(time.Second, 12*service)
+			run := func(third time.Duration) summary {
+				a := startModelBackend(t, &modelBackend{name: "a", service: service})
+				b := startModelBackend(t, &modelBackend{name: "b", service: service})
+				c := startModelBackend(t, &modelBackend{name: "c", service: third})
+				rs, _ := relayLoad(startRelayCluster(t, a, b, c), callers, warmup)
+				s := summarize(rs, 0)
+				if s.errors > 0 || s.calls < 100 {
+					t.Fatalf("third node %v: %d calls, %d failed", third, s.calls, s.errors)
+				}
+				return s
 			}
-			if s.share["slow"]*10 >= s.calls {
-				t.Errorf("the 10× slower node took %d of %d calls (want < 10%%)", s.share["slow"], s.calls)
+			equal, slow := run(service), run(10*service)
+			t.Logf("%d callers: equal p50 %v p99 %v; one slow: %d calls, p50 %v p99 %v, share %v",
+				callers, equal.p50, equal.p99, slow.calls, slow.p50, slow.p99, slow.share)
+			if slow.share["c"]*100 >= slow.calls {
+				t.Errorf("the 10× slower node took %d of %d calls (want < 1%%)", slow.share["c"], slow.calls)
+			}
+			if slow.p99*10 > equal.p99*12 {
+				t.Errorf("p99 %v with a 10× slower node, %v with three equal ones (want within 1.2×)", slow.p99, equal.p99)
 			}
 		})
 	}
+}
+
+// A node with workers for 40 % of an even share of the calls (the others
+// serve any number in parallel) is not overloaded: the latency it gives,
+// a wait for a worker included, stays within 2× of its service time at
+// the median and within 2× of the other nodes' p99, while it still takes
+// its part of the calls.
+func TestE2ERelaySaturatingNode(t *testing.T) {
+	for _, callers := range relayCallers() {
+		t.Run(fmt.Sprint(callers), func(t *testing.T) {
+			service := relayService(callers)
+			workers := max(1, int(math.Round(0.4*float64(callers)/3)))
+			a := startModelBackend(t, &modelBackend{name: "a", service: service})
+			b := startModelBackend(t, &modelBackend{name: "b", service: service})
+			sat := startModelBackend(t, &modelBackend{name: "sat", service: service, workers: workers})
+			rs, from := relayLoad(startRelayCluster(t, a, b, sat), callers, max(time.Second, 12*service))
+			s := summarize(rs, 0)
+			if s.errors > 0 || s.calls < 100 {
+				t.Fatalf("%d calls, %d failed", s.calls, s.errors)
+			}
+			if s.share["sat"]*50 < s.calls {
+				t.Fatalf("the saturating node took %d of %d calls: want ≥ 2%%, the node is to be used, not dropped", s.share["sat"], s.calls)
+			}
+			others := quantile(latencies(append(a.served(from), b.served(from)...)), 0.99)
+			satLat := latencies(sat.served(from))
+			p50, p99 := quantile(satLat, 0.5), quantile(satLat, 0.99)
+			t.Logf("%d callers, %d workers: %d calls, share %v; saturating node p50 %v p99 %v, others' p99 %v",
+				callers, workers, s.calls, s.share, p50, p99, others)
+			if p50 > 2*service || p99 > 2*others {
+				t.Errorf("saturating node: p50 %v, p99 %v; service %v, others' p99 %v (want within 2×)", p50, p99, service, others)
+			}
+		})
+	}
+}
+
+// latencies lists the node-side latencies of calls, sorted.
+func latencies(calls []servedCall) []time.Duration {
+	out := make([]time.Duration, 0, len(calls))
+	for _, c := range calls {
+		out = append(out, c.latency)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// quantile is the q-quantile of sorted, 0 if it is empty.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }
 
 // A node that takes 1 s (4 to 20 times its service time) on the calls

@@ -206,7 +206,7 @@ func (c *Call) FirstResponse() {
 		p := c.ep.pool
 		now := p.nanos()
 		rtt := float64(now - c.start)
-		c.ep.meter.observe(rtt, now, p.tau)
+		c.ep.meter.observe(rtt, now, p.tau, p.rise)
 		p.typical.observe(rtt)
 	}
 }

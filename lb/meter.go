@@ -6,11 +6,21 @@ import (
 	"sync/atomic"
 )
 
-// meter is a peak-EWMA latency estimate. A sample above the estimate
-// replaces it at once, so a slowing endpoint is noticed on its first slow
-// call; a sample below pulls the estimate toward it with weight
-// 1-exp(-Δt/τ). Between samples the estimate decays toward zero as it is
-// read, so an endpoint that was slow long ago is tried again.
+// meter is a peak-biased EWMA latency estimate. A sample above the
+// estimate pulls it up with weight 1-exp(-Δt/rise), a sample below pulls
+// it down with weight 1-exp(-Δt/τ), Δt being the time since the previous
+// sample; rise is short (default 50 ms) and τ long (10 s), so the
+// estimate rises within tens of milliseconds of slower answers and falls
+// over seconds. Between samples it decays toward zero as it is read, so
+// an endpoint that was slow long ago is tried again.
+//
+// Weighing a rise by time rather than letting any higher sample replace
+// the estimate (tower's and Finagle's peak-EWMA) keeps the estimate a
+// property of the endpoint's latency, not of how many samples it gives:
+// a peak that any sample can set is the maximum of the recent samples,
+// and a busy endpoint answering thousands of calls a second shows its
+// rarest outliers while an idle one does not. A sparse endpoint (one
+// sample per rise or less apart) still jumps at its first slow answer.
 //
 // Reads take no lock. Writes are serialised by mu; a reader may see a new
 // value with an old stamp, which only shifts the decay by one sample's age.
@@ -42,17 +52,21 @@ func (m *meter) value(now int64, tau float64) float64 {
 
 // observe folds in one latency sample (nanoseconds) taken at now. The
 // estimate it starts from is the decayed one a reader would see.
-func (m *meter) observe(rtt float64, now int64, tau float64) {
+func (m *meter) observe(rtt float64, now int64, tau, rise float64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := 1.0 // the weight of the past: one exp serves the decay and the average
-	if dt := now - m.stamp.Load(); dt > 0 {
-		w = math.Exp(-float64(dt) / tau)
-	}
+	dt := float64(max(0, now-m.stamp.Load()))
+	w := math.Exp(-dt / tau) // the weight of the past: one exp serves the decay and the fall
 	prev := math.Float64frombits(m.est.Load()) * w
 	next := rtt
-	if rtt < prev && m.sampled.Load() {
+	switch {
+	case !m.sampled.Load():
+		// The prior is a guess: the first sample replaces it.
+	case rtt < prev:
 		next = prev*w + rtt*(1-w)
+	default:
+		up := math.Exp(-dt / rise)
+		next = prev*up + rtt*(1-up)
 	}
 	m.est.Store(math.Float64bits(next))
 	m.stamp.Store(max(now, m.stamp.Load()))

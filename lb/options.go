@@ -17,6 +17,7 @@ const (
 // Defaults for Options fields left zero.
 const (
 	DefaultTau            = 10 * time.Second
+	DefaultRise           = 50 * time.Millisecond
 	DefaultPrior          = 10 * time.Millisecond
 	DefaultPenalty        = 10 * time.Second
 	DefaultSlowStart      = 10 * time.Second
@@ -31,8 +32,12 @@ const (
 type Options struct {
 	// Policy is p2c_ewma (default), round_robin or least_request.
 	Policy string `yaml:"policy" json:"policy,omitempty"`
-	// Tau is the peak-EWMA decay time.
+	// Tau is the latency estimate's decay time: how slowly it falls
+	// toward faster answers, and toward zero while the endpoint is idle.
 	Tau time.Duration `yaml:"tau" json:"tau,omitempty"`
+	// Rise is the time constant with which the estimate follows slower
+	// answers; at most Tau.
+	Rise time.Duration `yaml:"rise" json:"rise,omitempty"`
 	// Prior is the latency estimate of a new endpoint when there is no
 	// other endpoint to borrow the average estimate from.
 	Prior time.Duration `yaml:"prior" json:"prior,omitempty"`
@@ -77,6 +82,7 @@ func (o Options) WithDefaults() Options {
 		o.Policy = PolicyP2CEWMA
 	}
 	o.Tau = orDefault(o.Tau, DefaultTau)
+	o.Rise = orDefault(o.Rise, DefaultRise)
 	o.Prior = orDefault(o.Prior, DefaultPrior)
 	o.Penalty = orDefault(o.Penalty, DefaultPenalty)
 	o.SlowStart = orDefault(o.SlowStart, DefaultSlowStart)
@@ -109,12 +115,15 @@ func (o Options) Validate(prefix string) error {
 	durations := []struct {
 		key string
 		d   time.Duration
-	}{{"tau", o.Tau}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace},
+	}{{"tau", o.Tau}, {"rise", o.Rise}, {"prior", o.Prior}, {"penalty", o.Penalty}, {"slow_start", o.SlowStart}, {"grace", o.Grace},
 		{"health_check.interval", o.HealthCheck.Interval}, {"health_check.timeout", o.HealthCheck.Timeout}}
 	for _, f := range durations {
 		if f.d < 0 {
 			return fmt.Errorf("%s.%s: %v is negative", prefix, f.key, f.d)
 		}
+	}
+	if d := o.WithDefaults(); d.Rise > d.Tau {
+		return fmt.Errorf("%s.rise: %v is longer than tau %v", prefix, d.Rise, d.Tau)
 	}
 	if o.PanicThreshold < 0 || o.PanicThreshold > 100 {
 		return fmt.Errorf("%s.panic_threshold: %v is not a percentage between 0 and 100", prefix, o.PanicThreshold)

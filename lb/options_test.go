@@ -16,6 +16,7 @@ func TestValidateNamesField(t *testing.T) {
 	cases := map[string]Options{
 		"c.policy":                {Policy: "random"},
 		"c.tau":                   {Tau: -time.Second},
+		"c.rise":                  {Tau: time.Second, Rise: 2 * time.Second},
 		"c.penalty":               {Penalty: -1},
 		"c.slow_start":            {SlowStart: -1},
 		"c.panic_threshold":       {PanicThreshold: 101},

@@ -24,7 +24,8 @@ var ErrNoEndpoint = errors.New("lb: no endpoint available")
 type Pool struct {
 	cluster    string
 	opts       Options
-	tau        float64
+	tau        float64 // Options.Tau and Options.Rise in nanoseconds, for the meters
+	rise       float64
 	clock      health.Clock
 	realClock  bool // clock is time.Now: nanos reads the monotonic clock alone
 	epoch      time.Time
@@ -59,7 +60,7 @@ func WithLogger(l *slog.Logger) PoolOption { return func(p *Pool) { p.log = l } 
 // NewPool returns an empty pool for cluster. o must have passed Validate.
 func NewPool(cluster string, o Options, opts ...PoolOption) *Pool {
 	o = o.WithDefaults()
-	p := &Pool{cluster: cluster, opts: o, tau: float64(o.Tau), rnd: rand.Uint64,
+	p := &Pool{cluster: cluster, opts: o, tau: float64(o.Tau), rise: float64(o.Rise), rnd: rand.Uint64,
 		log: slog.Default(), byAddr: make(map[string]*Endpoint)}
 	for _, opt := range opts {
 		opt(p)

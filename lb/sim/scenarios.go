@@ -193,6 +193,40 @@ func OneSlowShared(l Level) Scenario {
 // Scenarios lists every scenario at level l in the order of the README
 // table.
 func Scenarios(l Level) []Scenario {
-	return []Scenario{AllEqual(l), OneSlow(l), OneSlowShared(l), OneFailingFast(l), DyingAndBack(l), Spikes(l), Joining(l),
+	return []Scenario{AllEqual(l), OneSlow(l), OneSlowShared(l), AllEqualNoisy(l), OneSlowNoisy(l), OneFailingFast(l), DyingAndBack(l), Spikes(l), Joining(l),
 		AllBusy(l), OneSaturating(l), OneClimbing(l)}
+}
+
+// noise is a machine's own delay on a call: exponential with a mean of
+// twice the level's median service time, drawn from z's quantile. A proxy
+// or client short of CPU adds such a wide, heavy-tailed delay to every
+// node's latency alike, so the fast nodes' measured latencies spread far
+// more than their service times.
+func noise(l Level, z float64) time.Duration {
+	u := 0.5 * math.Erfc(-z/math.Sqrt2)
+	return time.Duration(-2 * float64(l.Base) * math.Log(max(1-u, 1e-12)))
+}
+
+// AllEqualNoisy: every node alike, on a noisy machine.
+func AllEqualNoisy(l Level) Scenario {
+	s := AllEqual(l)
+	s.Name = "all equal, noisy machine"
+	serve := s.Serve
+	s.Serve = func(n int, t time.Duration, z float64) (time.Duration, bool) {
+		d, fail := serve(n, t, z)
+		return d + noise(l, z), fail
+	}
+	return s
+}
+
+// OneSlowNoisy: node 4 is 10× slower, on a noisy machine.
+func OneSlowNoisy(l Level) Scenario {
+	s := OneSlow(l)
+	s.Name = "one node 10× slower, noisy machine"
+	serve := s.Serve
+	s.Serve = func(n int, t time.Duration, z float64) (time.Duration, bool) {
+		d, fail := serve(n, t, z)
+		return d + noise(l, z), fail
+	}
+	return s
 }

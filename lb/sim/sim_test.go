@@ -35,12 +35,17 @@ func checkTargets(t *testing.T, l Level, reps []Report) {
 	equal, slow, failing, dying := get(AllEqual(l)), get(OneSlow(l)), get(OneFailingFast(l)), get(DyingAndBack(l))
 	spikes, joining := get(Spikes(l)), get(Joining(l))
 
-	if limit := equal.P99 * 12 / 10; slow.P99 > limit {
-		t.Errorf("10× slower node: p99 %v, want within 1.2× of the all-equal %v", slow.P99, equal.P99)
+	noisyEqual, noisySlow := get(AllEqualNoisy(l)), get(OneSlowNoisy(l))
+	for name, c := range map[string]struct{ slow, equal Result }{
+		OneSlow(l).Name: {slow, equal}, OneSlowNoisy(l).Name: {noisySlow, noisyEqual}} {
+		if limit := c.equal.P99 * 12 / 10; c.slow.P99 > limit {
+			t.Errorf("%s: p99 %v, want within 1.2× of the all-equal %v", name, c.slow.P99, c.equal.P99)
+		}
 	}
-	for _, r := range []Result{slow, get(OneSlowShared(l))} {
+	for name, r := range map[string]Result{OneSlow(l).Name: slow, OneSlowShared(l).Name: get(OneSlowShared(l)),
+		OneSlowNoisy(l).Name: noisySlow} {
 		if r.Share[troubled] >= 0.01 {
-			t.Errorf("10× slower node: share %.2f%% (want < 1%%)", 100*r.Share[troubled])
+			t.Errorf("%s: the slow node's share %.2f%% (want < 1%%)", name, 100*r.Share[troubled])
 		}
 	}
 	if failing.LateErrorRate >= 0.005 || failing.LateShare[troubled] >= 0.01 {
