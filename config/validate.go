@@ -119,44 +119,68 @@ func (c *Config) validateLimits() error {
 	if c.Timeouts.WriteStall < 0 {
 		return errorf("timeouts.write_stall", "%s is negative", c.Timeouts.WriteStall)
 	}
-	relays := 0
+	grpcListeners, relays := 0, 0
 	for _, ln := range c.Listeners {
-		if ln.Protocol == ProtocolGRPC && ln.Dataplane == DataplaneRelay {
-			relays++
+		if ln.Protocol == ProtocolGRPC {
+			grpcListeners++
+			if ln.Dataplane == DataplaneRelay {
+				relays++
+			}
 		}
 	}
-	if relays == 0 {
+	// What a config sets is used by some listener, or refused: a gRPC
+	// limit with only L4 listeners, or a relay one with no relay listener
+	// (the grpc-go path's own refusal below names the listener).
+	if grpcListeners == 0 {
 		for _, f := range []struct {
 			key string
 			set bool
 		}{
-			{"buffer_budget", l.BufferBudget != 0},
-			{"retry_buffer", l.RetryBuffer != DefaultRetryBuffer},
-			{"retry_buffer_total", l.RetryBufferTotal != DefaultRetryBufferTotal},
+			{"max_message_size", l.MaxMessageSize != DefaultMaxMessageSize},
+			{"max_concurrent_streams", l.MaxConcurrentStreams != 0},
+			{"stream_window", l.StreamWindow != 0},
+			{"connection_window", l.ConnectionWindow != 0},
+			{"max_header_list_size", l.MaxHeaderListSize != 0},
 		} {
 			if f.set {
-				return errorf("limits."+f.key, "applies to relay listeners, and there is none")
+				return errorf("limits."+f.key, "applies to gRPC listeners, and there is none")
 			}
 		}
+	}
+	type option struct {
+		key string
+		set bool
+	}
+	// The relay's per-connection limits, and what all relay listeners
+	// share: a grpc-go listener beside a relay one leaves the shared ones
+	// in use, but not its own connections' limits.
+	perConn := []option{
+		{"limits.max_continuations", l.MaxContinuations != 0},
+		{"limits.write_buffer", l.WriteBuffer != 0},
+		{"limits.socket_unsent", l.SocketUnsent != 0},
+		{"limits.upstream_connections", l.UpstreamConnections != 0},
+		{"limits.flood", l.Flood.set()},
+		{"timeouts.write_stall", c.Timeouts.WriteStall != 0},
+	}
+	shared := []option{
+		{"limits.buffer_budget", l.BufferBudget != 0},
+		{"limits.retry_buffer", l.RetryBuffer != DefaultRetryBuffer},
+		{"limits.retry_buffer_total", l.RetryBufferTotal != DefaultRetryBufferTotal},
 	}
 	for i, ln := range c.Listeners {
 		if ln.Protocol != ProtocolGRPC || ln.Dataplane != DataplaneGRPC {
 			continue
 		}
-		relayOnly := []struct {
-			key string
-			set bool
-		}{
-			{"limits.max_continuations", l.MaxContinuations != 0},
-			{"limits.write_buffer", l.WriteBuffer != 0},
-			{"limits.socket_unsent", l.SocketUnsent != 0},
-			{"limits.upstream_connections", l.UpstreamConnections != 0},
-			{"limits.flood", l.Flood.set()},
-			{"timeouts.write_stall", c.Timeouts.WriteStall != 0},
-		}
-		for _, f := range relayOnly {
+		for _, f := range perConn {
 			if f.set {
 				return errorf(f.key, "is not supported by dataplane grpc (listeners[%d]); it applies to the relay only", i)
+			}
+		}
+	}
+	if relays == 0 {
+		for _, f := range append(shared, perConn...) {
+			if f.set {
+				return errorf(f.key, "applies to relay listeners, and there is none")
 			}
 		}
 	}
