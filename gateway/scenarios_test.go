@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +32,6 @@ func TestBalancerScenarios(t *testing.T) {
 	} {
 		t.Run(sc.name, func(t *testing.T) { eachDataplane(t, sc.run) })
 	}
-}
-
-// nodes starts n backends named n0, n1, ...
-func nodes(t *testing.T, n int) ([]*backend.Server, []string) {
-	var bs []*backend.Server
-	var addrs []string
-	for i := range n {
-		b := backend.StartTest(t, fmt.Sprintf("n%d", i))
-		bs = append(bs, b)
-		addrs = append(addrs, b.Addr())
-	}
-	return bs, addrs
 }
 
 // balancedGateway runs a gateway on dp in front of addrs with balancer
@@ -97,7 +84,7 @@ func allSettled(t *testing.T, gw *gateway.Gateway) {
 }
 
 func slowNodeGetsLittle(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 3)
+	bs, addrs := backend.StartN(t, "n", 3)
 	bs[0].SetLatency(2 * time.Millisecond)
 	bs[1].SetLatency(2 * time.Millisecond)
 	bs[2].SetLatency(100 * time.Millisecond)
@@ -111,7 +98,7 @@ func slowNodeGetsLittle(t *testing.T, dp string) {
 }
 
 func failingNodeGetsFewCalls(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 3)
+	bs, addrs := backend.StartN(t, "n", 3)
 	bs[2].SetFailure(1, codes.Unavailable)
 	gw, conn := balancedGateway(t, dp, "", addrs...)
 	_, errs := spread(conn, 200)
@@ -127,7 +114,7 @@ func failingNodeGetsFewCalls(t *testing.T, dp string) {
 }
 
 func killedNodeCostsFewCalls(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 3)
+	bs, addrs := backend.StartN(t, "n", 3)
 	gw, conn := balancedGateway(t, dp, "", addrs...)
 	if _, errs := spread(conn, 50); errs > 0 {
 		t.Fatalf("%d of 50 calls failed before the kill", errs)
@@ -141,7 +128,7 @@ func killedNodeCostsFewCalls(t *testing.T, dp string) {
 }
 
 func restartedNodeIsTakenBack(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 2)
+	bs, addrs := backend.StartN(t, "n", 2)
 	gw, conn := balancedGateway(t, dp, "breaker: {timeout: 100ms}", addrs...)
 	bs[1].Stop()
 	spread(conn, 50)
@@ -158,7 +145,7 @@ func restartedNodeIsTakenBack(t *testing.T, dp string) {
 }
 
 func notServingNodeIsDrainedAndTakenBack(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 3)
+	bs, addrs := backend.StartN(t, "n", 3)
 	// The relay polls (fast, for the test); the grpc-go path watches and
 	// refuses a poll interval.
 	hc := "health_check: {enabled: true, interval: 50ms, timeout: 1s}"
@@ -191,7 +178,7 @@ func spreadAvoids(conn *grpc.ClientConn, name string) bool {
 }
 
 func everyNodeFailingAndRecovering(t *testing.T, dp string) {
-	bs, addrs := nodes(t, 3)
+	bs, addrs := backend.StartN(t, "n", 3)
 	for _, b := range bs {
 		b.SetFailure(1, codes.Unavailable)
 	}
@@ -212,7 +199,7 @@ func everyNodeFailingAndRecovering(t *testing.T, dp string) {
 }
 
 func trailerlessNodeIsSettledAndBlamed(t *testing.T, dp string) {
-	_, addrs := nodes(t, 2)
+	_, addrs := backend.StartN(t, "n", 2)
 	odd, _ := testutil.StartNoTrailers(t)
 	gw, conn := balancedGateway(t, dp, "", append(addrs, odd)...)
 	_, errs := spread(conn, 200)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -71,11 +70,6 @@ type servedCall struct {
 
 func startModelBackend(t *testing.T, b *modelBackend) *modelBackend {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.addr, b.start = lis.Addr().String(), time.Now()
 	if b.workers > 0 {
 		b.free = make(chan struct{}, b.workers)
 		for range b.workers {
@@ -84,9 +78,8 @@ func startModelBackend(t *testing.T, b *modelBackend) *modelBackend {
 	}
 	srv := grpc.NewServer()
 	pb.RegisterGreeterServer(srv, b)
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(lis) }()
-	t.Cleanup(func() { srv.Stop(); <-done })
+	b.start = time.Now()
+	b.addr = testutil.Serve(t, srv)
 	return b
 }
 

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 
@@ -13,6 +12,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/status"
+
+	"github.com/straitproxy/strait/internal/testutil"
 )
 
 // The relay below is a minimal stand-in for strait's grpc-go path, so
@@ -100,21 +101,8 @@ func startRelay(t *testing.T, h *Metrics, backendAddr string) string {
 			}
 			return ss.SendMsg(&resp)
 		}))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-done
-		cc.Close()
-	})
-	return lis.Addr().String()
+	t.Cleanup(func() { cc.Close() }) // after the server stops
+	return testutil.Serve(t, srv)
 }
 
 // testRoute sends the Greeter service to cluster "greeter".

@@ -135,14 +135,7 @@ func startBenchBackends(b *testing.B, n int) []string {
 	b.Helper()
 	var addrs []string
 	pprof.Do(context.Background(), pprof.Labels("part", "backend"), func(context.Context) {
-		for i := range n {
-			s, err := backend.Start("127.0.0.1:0", "b"+string(rune('0'+i)))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(s.Stop)
-			addrs = append(addrs, s.Addr())
-		}
+		_, addrs = backend.StartN(b, "b", n)
 	})
 	return addrs
 }

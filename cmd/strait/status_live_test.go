@@ -28,12 +28,7 @@ func TestStatusPageLive(t *testing.T) {
 	start := time.Now()
 	var backends [3]*backend.Server
 	for i := range backends {
-		b, err := backend.Start("127.0.0.1:0", fmt.Sprintf("b%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.Stop()
-		backends[i] = b
+		backends[i] = backend.StartTest(t, fmt.Sprintf("b%d", i))
 	}
 	s := startStrait(t, backends[:])
 	defer s.stop(t)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/straitproxy/strait/internal/testutil"
 	"github.com/straitproxy/strait/proxy/h2relay"
 	"github.com/straitproxy/strait/route"
 	"github.com/straitproxy/strait/upstream"
@@ -54,26 +55,22 @@ func TestH2Spec(t *testing.T) {
 		w.Write(append([]byte{0, 0, 0, 0, byte(len(msg))}, msg...))
 	})}
 	go backend.Serve(blis)
-	defer backend.Close()
+	// Cleanups, not defers: the relay (stopped by testutil.Serve's
+	// cleanup) stops first, then these in reverse order.
+	t.Cleanup(func() { backend.Close() })
 
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	guard := upstream.NewGuard("c", static.New([]string{blis.Addr().String()}), slog.New(slog.DiscardHandler))
 	done := make(chan struct{})
 	go func() { guard.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	<-guard.Ready()
 	rr, stop := h2relay.NewRoundRobin(guard)
-	defer stop()
+	t.Cleanup(stop)
 	srv := h2relay.NewServer(route.NewTable("c"), map[string]h2relay.Balancer{"c": rr}, h2relay.PlainHTTP2(h2relay.Options{}))
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(lis)
-	defer srv.Stop()
+	addr := testutil.Serve(t, srv)
 
-	_, port, _ := net.SplitHostPort(lis.Addr().String())
+	_, port, _ := net.SplitHostPort(addr)
 	runCtx, runCancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer runCancel()
 	out, _ := exec.CommandContext(runCtx, bin, "-h", "127.0.0.1", "-p", port, "-o", "5").CombinedOutput()

@@ -17,6 +17,7 @@ import (
 	"github.com/straitproxy/strait/admin"
 	"github.com/straitproxy/strait/config"
 	"github.com/straitproxy/strait/gateway"
+	"github.com/straitproxy/strait/internal/testutil/backend"
 )
 
 // TestGatewayWithConfigMapConfig runs strait's gateway on the config the
@@ -27,7 +28,7 @@ func TestGatewayWithConfigMapConfig(t *testing.T) {
 	cfg := configMapConfig(t)
 	c := adminClient(t)
 	ns := newNamespace(t, c)
-	backends, _ := startBackends(t, 2)
+	backends, _ := backend.StartN(t, "b", 2)
 	for i, b := range backends {
 		s := sliceOf(fmt.Sprintf("greeter-%d", i), "greeter", discoveryv1.AddressTypeFQDN, "grpc", port(t, b), ready("127.0.0.1"))
 		if _, err := c.DiscoveryV1().EndpointSlices(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {

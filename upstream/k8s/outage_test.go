@@ -32,7 +32,7 @@ const outage = 10 * time.Second
 func TestAPIServerOutageUnderLoad(t *testing.T) {
 	c := adminClient(t)
 	ns := newNamespace(t, c)
-	backends, addrs := startBackends(t, 3)
+	backends, addrs := backend.StartN(t, "b", 3)
 	ctx := context.Background()
 	for i, b := range backends {
 		s := sliceOf(fmt.Sprintf("svc-%d", i), "svc", discoveryv1.AddressTypeFQDN, "grpc", port(t, b), ready("127.0.0.1"))
@@ -139,18 +139,6 @@ func checkWarmStart(t *testing.T, w *watched, want []string) {
 	if got := upstream.Addrs(snap.Endpoints); key(got) != key(want) || snap.State != upstream.Stale {
 		t.Errorf("warm start served %v (%s), want the saved %v, stale", got, snap.State, want)
 	}
-}
-
-func startBackends(t *testing.T, n int) ([]*backend.Server, []string) {
-	t.Helper()
-	var servers []*backend.Server
-	var addrs []string
-	for i := range n {
-		s := backend.StartTest(t, fmt.Sprintf("b%d", i))
-		servers = append(servers, s)
-		addrs = append(addrs, s.Addr())
-	}
-	return servers, addrs
 }
 
 func port(t *testing.T, s *backend.Server) int32 {

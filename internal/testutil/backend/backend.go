@@ -211,3 +211,16 @@ func StartTest(t testing.TB, name string, opts ...grpc.ServerOption) *Server {
 	t.Cleanup(s.Stop)
 	return s
 }
+
+// StartN starts n backends with StartTest, named prefix0, prefix1, ...,
+// and returns them and their addresses in that order.
+func StartN(t testing.TB, prefix string, n int) ([]*Server, []string) {
+	t.Helper()
+	servers := make([]*Server, n)
+	addrs := make([]string, n)
+	for i := range n {
+		servers[i] = StartTest(t, fmt.Sprintf("%s%d", prefix, i))
+		addrs[i] = servers[i].Addr()
+	}
+	return servers, addrs
+}
