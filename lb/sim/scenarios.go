@@ -207,11 +207,10 @@ func noise(l Level, z float64) time.Duration {
 	return time.Duration(-2 * float64(l.Base) * math.Log(max(1-u, 1e-12)))
 }
 
-// AllEqualNoisy: every node alike, on a noisy machine.
-func AllEqualNoisy(l Level) Scenario {
-	s := AllEqual(l)
-	s.Name = "all equal, noisy machine"
-	serve := s.Serve
+// onNoisyMachine is s, named name, with every call's noise added.
+func onNoisyMachine(s Scenario, name string) Scenario {
+	serve, l := s.Serve, s.Level
+	s.Name = name
 	s.Serve = func(n int, t time.Duration, z float64) (time.Duration, bool) {
 		d, fail := serve(n, t, z)
 		return d + noise(l, z), fail
@@ -219,14 +218,10 @@ func AllEqualNoisy(l Level) Scenario {
 	return s
 }
 
+// AllEqualNoisy: every node alike, on a noisy machine.
+func AllEqualNoisy(l Level) Scenario { return onNoisyMachine(AllEqual(l), "all equal, noisy machine") }
+
 // OneSlowNoisy: node 4 is 10× slower, on a noisy machine.
 func OneSlowNoisy(l Level) Scenario {
-	s := OneSlow(l)
-	s.Name = "one node 10× slower, noisy machine"
-	serve := s.Serve
-	s.Serve = func(n int, t time.Duration, z float64) (time.Duration, bool) {
-		d, fail := serve(n, t, z)
-		return d + noise(l, z), fail
-	}
-	return s
+	return onNoisyMachine(OneSlow(l), "one node 10× slower, noisy machine")
 }
