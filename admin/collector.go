@@ -37,7 +37,7 @@ type statusCollector struct {
 
 var (
 	descEWMA = prometheus.NewDesc("strait_endpoint_ewma_seconds",
-		"The balancer's peak-EWMA latency estimate of the endpoint.", []string{"cluster", "endpoint"}, nil)
+		"The balancer's peak-biased EWMA latency estimate of the endpoint.", []string{"cluster", "endpoint"}, nil)
 	descInFlight = prometheus.NewDesc("strait_endpoint_in_flight_requests",
 		"Requests (streams included) open on the endpoint.", []string{"cluster", "endpoint"}, nil)
 	descBreaker = prometheus.NewDesc("strait_endpoint_breaker_state",

@@ -60,7 +60,7 @@ func (e *Endpoint) InFlight() int64 { return e.inflight.Load() }
 // of its estimate and its penalty.
 func (e *Endpoint) cost(now int64) float64 { return max(e.estimate(now), e.penalty(now)) }
 
-// estimate is the peak-EWMA latency estimate. Until its first sample an
+// estimate is the peak-biased EWMA latency estimate. Until its first sample an
 // endpoint costs no more than the pool's typical latency, so it is tried
 // as soon as its peers are as loaded, instead of waiting for its prior to
 // decay below their measured latency.

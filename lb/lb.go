@@ -1,6 +1,6 @@
-// Package lb balances calls over a cluster's endpoints: a peak-EWMA
+// Package lb balances calls over a cluster's endpoints: a peak-biased EWMA
 // latency meter per endpoint, power of two choices over
-// load = estimate × (in-flight + 1), breaker gating with a panic threshold
+// load = estimate × (in-flight + share) (see Endpoint.load), breaker gating with a panic threshold
 // (from package health), and a grpc-go balancer registered as Name.
 //
 // The core (Pool, Set, Endpoint, Call) has no gRPC in it, so the L4 proxy

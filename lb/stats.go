@@ -74,7 +74,7 @@ func (e *Endpoint) stats(now int64) EndpointStats {
 // BreakerState is the endpoint's breaker position.
 func (e *Endpoint) BreakerState() health.State { return e.breaker.State() }
 
-// Latency is the endpoint's peak-EWMA latency estimate alone, without
+// Latency is the endpoint's peak-biased EWMA latency estimate alone, without
 // the failure penalty that Estimate adds: what a call to it may take.
 func (e *Endpoint) Latency() time.Duration {
 	return time.Duration(e.estimate(e.pool.nanos()))

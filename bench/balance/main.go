@@ -41,7 +41,7 @@ func main() {
 	warmup := flag.Duration("warmup", time.Second, "load before measuring, per run")
 	measure := flag.Duration("d", 5*time.Second, "measured load, per run")
 	label := flag.String("label", "current", "first column of every row")
-	flag.DurationVar(&balancer.Tau, "tau", 0, "the balancer's peak-EWMA decay (0: lb's default)")
+	flag.DurationVar(&balancer.Tau, "tau", 0, "the balancer's peak-biased EWMA decay (0: lb's default)")
 	flag.Parse()
 	if err := run(os.Stdout, *label, *conc, *fast, *slow, *warmup, *measure); err != nil {
 		fmt.Fprintln(os.Stderr, "balance:", err)

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// LBPool is a Balancer over an lb.Pool: P2C over peak-EWMA load, with
+// LBPool is a Balancer over an lb.Pool: P2C over peak-biased EWMA load, with
 // breakers and the panic threshold. The relay's outcomes feed the pool's
 // meter and breakers as the grpc-go path's Done callbacks do.
 type LBPool struct {
@@ -107,7 +107,7 @@ type lbCall lb.Call
 
 func (c *lbCall) Addr() string { return (*lb.Call)(c).Endpoint().Addr() }
 
-// Latency is the endpoint's peak-EWMA estimate.
+// Latency is the endpoint's peak-biased EWMA estimate.
 func (c *lbCall) Latency() time.Duration { return (*lb.Call)(c).Endpoint().Latency() }
 
 // FirstResponse lets the pool time the call from its own Acquire.
