@@ -36,7 +36,7 @@ type Options struct {
 	// toward faster answers, and toward zero while the endpoint is idle.
 	Tau time.Duration `yaml:"tau" json:"tau,omitempty"`
 	// Rise is the time constant with which the estimate follows slower
-	// answers; at most Tau.
+	// answers; at most Tau (default 50 ms, or Tau if that is shorter).
 	Rise time.Duration `yaml:"rise" json:"rise,omitempty"`
 	// Prior is the latency estimate of a new endpoint when there is no
 	// other endpoint to borrow the average estimate from.
@@ -82,7 +82,7 @@ func (o Options) WithDefaults() Options {
 		o.Policy = PolicyP2CEWMA
 	}
 	o.Tau = orDefault(o.Tau, DefaultTau)
-	o.Rise = orDefault(o.Rise, DefaultRise)
+	o.Rise = orDefault(o.Rise, min(DefaultRise, o.Tau)) // a short tau alone stays valid
 	o.Prior = orDefault(o.Prior, DefaultPrior)
 	o.Penalty = orDefault(o.Penalty, DefaultPenalty)
 	o.SlowStart = orDefault(o.SlowStart, DefaultSlowStart)

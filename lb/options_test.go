@@ -28,6 +28,9 @@ func TestValidateNamesField(t *testing.T) {
 			t.Errorf("%s: got %v", field, err)
 		}
 	}
+	if err := (Options{Tau: 20 * time.Millisecond}).Validate("c"); err != nil {
+		t.Errorf("a tau shorter than the default rise, rise unset: %v", err)
+	}
 	for _, p := range []string{"", PolicyP2CEWMA, PolicyRoundRobin, PolicyLeastRequest} {
 		if err := (Options{Policy: p}).Validate("c"); err != nil {
 			t.Errorf("policy %q: %v", p, err)
