@@ -147,10 +147,7 @@ func summarize(rs []result, from time.Duration) summary {
 		lats = append(lats, r.latency)
 	}
 	slices.Sort(lats)
-	if len(lats) > 0 {
-		s.p50 = lats[len(lats)/2]
-		s.p99 = lats[len(lats)*99/100]
-	}
+	s.p50, s.p99 = testutil.Quantile(lats, 0.5), testutil.Quantile(lats, 0.99)
 	return s
 }
 

@@ -238,9 +238,9 @@ func TestE2ERelaySaturatingNode(t *testing.T) {
 			if s.share["sat"]*50 < s.calls {
 				t.Fatalf("the saturating node took %d of %d calls: want ≥ 2%%, the node is to be used, not dropped", s.share["sat"], s.calls)
 			}
-			others := quantile(latencies(append(a.served(from), b.served(from)...)), 0.99)
+			others := testutil.Quantile(latencies(append(a.served(from), b.served(from)...)), 0.99)
 			satLat := latencies(sat.served(from))
-			p50, p99 := quantile(satLat, 0.5), quantile(satLat, 0.99)
+			p50, p99 := testutil.Quantile(satLat, 0.5), testutil.Quantile(satLat, 0.99)
 			t.Logf("%d callers, %d workers: %d calls, share %v; saturating node p50 %v p99 %v, others' p99 %v",
 				callers, workers, s.calls, s.share, p50, p99, others)
 			if p50 > 2*service || p99 > 2*others {
@@ -258,14 +258,6 @@ func latencies(calls []servedCall) []time.Duration {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// quantile is the q-quantile of sorted, 0 if it is empty.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }
 
 // A node that takes 1 s (4 to 20 times its service time) on the calls

@@ -46,10 +46,6 @@ func timedCalls(t *testing.T, client testpb.TestServiceClient, n, par int) []tim
 	return lat
 }
 
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	return sorted[int(q*float64(len(sorted)-1))]
-}
-
 // A node whose every fifth call takes two seconds: without hedging those
 // calls are the p99; with a hedge after 50ms, each goes to another node
 // too and the p99 stays below the spike, by far on an idle machine. Both relays run in the same
@@ -81,13 +77,13 @@ func TestHedgingCutsTheSpikyNodesTail(t *testing.T) {
 		return spiky.Cancelled() >= spikes
 	})
 	t.Logf("%d calls, a third to a node that takes %v on one call in 5 (5ms otherwise): p50/p99/max without hedging %v/%v/%v, with %v/%v/%v; %d hedges",
-		calls, spike, quantile(without, .5), quantile(without, .99), without[calls-1],
-		quantile(with, .5), quantile(with, .99), with[calls-1], log.count(h2relay.RetryHedge))
-	if quantile(without, .99) < spike {
-		t.Fatalf("without hedging the p99 is %v, under the spike (%v): the spikes were not hit", quantile(without, .99), spike)
+		calls, spike, testutil.Quantile(without, .5), testutil.Quantile(without, .99), without[calls-1],
+		testutil.Quantile(with, .5), testutil.Quantile(with, .99), with[calls-1], log.count(h2relay.RetryHedge))
+	if testutil.Quantile(without, .99) < spike {
+		t.Fatalf("without hedging the p99 is %v, under the spike (%v): the spikes were not hit", testutil.Quantile(without, .99), spike)
 	}
-	if quantile(with, .99) >= spike {
-		t.Fatalf("with hedging the p99 is %v, not under the spike (%v)", quantile(with, .99), spike)
+	if testutil.Quantile(with, .99) >= spike {
+		t.Fatalf("with hedging the p99 is %v, not under the spike (%v)", testutil.Quantile(with, .99), spike)
 	}
 	if log.count(h2relay.RetryHedge) == 0 {
 		t.Fatal("no hedge was counted")
